@@ -1,0 +1,17 @@
+# Sourced by scripts/run and scripts/test: make .venv and install into it, once per
+# version of pyproject.toml. Usage: source scripts/_venv.sh run|dev
+what=$1
+py=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$py" -m venv .venv
+stamp=".venv/.installed-$what-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "==> installing reqsignals ($what) into .venv"
+  # Dependency groups (PEP 735) need pip >= 25.1.
+  .venv/bin/python -m pip install -q --upgrade 'pip>=25.1'
+  if [ "$what" = dev ]; then
+    .venv/bin/python -m pip install -q -e '.[all]' --group dev
+  else
+    .venv/bin/python -m pip install -q -e '.[all]'
+  fi
+  touch "$stamp"
+fi

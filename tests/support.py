@@ -1,0 +1,105 @@
+"""Helpers shared by the tests: free ports and real server subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on {port} within {timeout}s:\n{log.read_text()}")
+
+
+def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 10) -> None:
+    """SIGTERM the whole process group, then SIGKILL what is left after *grace* seconds."""
+    if proc.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(grace)
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+
+
+class Server:
+    """A running server subprocess: its base URL, port, log, and process."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.proc = proc
+        self.port = port
+        self.log = log
+        self.url = f"http://127.0.0.1:{port}"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextmanager
+def run_server(
+    argv: Sequence[str],
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    cwd: Path | str | None = None,
+    timeout: float = 30,
+) -> Iterator[Server]:
+    """Start ``argv`` (``{port}`` in it is replaced) in its own process group on 127.0.0.1.
+
+    Waits until the port accepts connections; on leaving the block — also when the
+    test fails — stops the whole process group. Python commands run with this
+    interpreter when ``argv[0]`` is ``"python"``.
+    """
+    port = port or free_port()
+    args = [a.replace("{port}", str(port)) for a in argv]
+    if args[0] == "python":
+        args[0] = sys.executable
+    full_env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "PYTHONUNBUFFERED": "1",
+    }
+    full_env.update(env or {})
+    fd, name = tempfile.mkstemp(prefix="reqsignals-server-", suffix=".log")
+    log = Path(name)
+    with os.fdopen(fd, "wb") as out:
+        proc = subprocess.Popen(
+            args,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=str(cwd or ROOT),
+            start_new_session=True,
+        )
+    try:
+        wait_for_port(port, proc, log, timeout)
+        yield Server(proc, port, log)
+    finally:
+        stop_process_group(proc)
+        log.unlink(missing_ok=True)
