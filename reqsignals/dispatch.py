@@ -105,11 +105,6 @@ def _alive(entry: _Entry) -> bool:
     return not (isinstance(ref, weakref.ref) and ref() is None)
 
 
-def _send_nothing(sender: Any, /, **named: Any) -> list[tuple[Receiver, Any]]:
-    """What ``send`` and ``send_robust`` are while a signal has nothing to call."""
-    return []
-
-
 class Signal:
     """A named event that receivers can connect to and senders can send.
 
@@ -143,7 +138,6 @@ class Signal:
         self._cache: dict[Any, tuple[int, tuple[Any, ...]]] = {}
         self._muted = 0
         self._dead = False
-        self._publish(())
 
     def __repr__(self) -> str:
         return f"<Signal {self.name!r}>" if self.name else f"<Signal at {id(self):#x}>"
@@ -238,15 +232,6 @@ class Signal:
         self._receivers = receivers
         self._live = () if self._muted else receivers
         self._cache = {}
-        # With nothing to call, `signal.send(...)` finds a plain function in the
-        # instance dict: no method binding, half the cost of the method's own check.
-        # Subclasses that override send keep their override.
-        if type(self).send is Signal.send and type(self).send_robust is Signal.send_robust:
-            if self._live:
-                self.__dict__.pop("send", None)
-                self.__dict__.pop("send_robust", None)
-            else:
-                self.__dict__["send"] = self.__dict__["send_robust"] = _send_nothing
 
     def _on_death(self, _ref: object) -> None:
         # Runs inside the garbage collector, maybe while this thread holds the lock:
@@ -323,9 +308,10 @@ class Signal:
             RuntimeError: an async receiver is connected and an event loop is running
                 in this thread; use ``await signal.asend(...)`` there.
         """
-        # No `if not self._live` here: with nothing live, `_publish` has put
-        # `_send_nothing` in front of this method. `_sender_key()` is inlined, and
-        # plain loops beat list comprehensions (which build a frame on 3.10/3.11).
+        if not self._live:
+            return []
+        # `_sender_key()` is inlined, and plain loops beat list comprehensions
+        # (which build a frame on 3.10/3.11).
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
         mode, items = self._cache.get(key) or self._plan(sender)
         out = []
@@ -352,7 +338,25 @@ class Signal:
         """
         if not self._live:
             return []
-        return self._send_mixed(sender, named, robust=True)
+        key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
+        mode, items = self._cache.get(key) or self._plan(sender)
+        if mode == _MIXED:
+            return self._send_mixed(sender, named, robust=True)
+        out = []
+        for item in items:
+            if mode == _WEAK:
+                r = item()
+                if r is None:
+                    continue
+            else:
+                r = item
+            try:
+                result = r(signal=self, sender=sender, **named)
+            except Exception as exc:
+                self._log_failure(r, exc, "send_robust")
+                result = exc
+            out.append((r, result))
+        return out
 
     def _send_mixed(
         self, sender: Any, named: dict[str, Any], *, robust: bool
@@ -398,6 +402,8 @@ class Signal:
         """
         if not self._live:
             return []
+        if self._plan(sender)[0] != _MIXED:
+            return self.send(sender, **named)  # only sync receivers: nothing to await
         out: list[tuple[Receiver, Any]] = []
         for fn, is_async in self._callables(sender):
             result = fn(signal=self, sender=sender, **named)
@@ -413,6 +419,8 @@ class Signal:
         """
         if not self._live:
             return []
+        if self._plan(sender)[0] != _MIXED:
+            return self.send_robust(sender, **named)  # only sync receivers
         out: list[tuple[Receiver, Any]] = []
         for fn, is_async in self._callables(sender):
             try:
