@@ -6,6 +6,7 @@ Each framework app answers the same paths:
 * ``/missing`` — 404 (the framework's own not-found handling);
 * ``/stream?chunks=N`` — 200, N chunks of 64 KiB yielded one by one, a short sleep
   between them (a long-running streamed response, for client disconnects);
+* ``/list`` — 200, a one-item list without Content-Length (bare app only);
 * ``/file`` — 200, this module's source sent through ``environ["wsgi.file_wrapper"]``
   (bare app only: frameworks pick their own file responses).
 
@@ -55,6 +56,9 @@ def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
         body = b"Hello from bare"
         start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "15")])
         return [body]
+    if path == "/list":  # no Content-Length: the server may count a one-item list
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"twelve bytes"]
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return _stream(_chunks(environ))
