@@ -159,8 +159,8 @@ class _Response:
             self._finish()
             raise
         self._result = result
-        if type(result) is list:  # the common case: no close(), a len()
-            self.__class__ = _SizedResponse
+        if type(result) is list:  # the common case: no close(), a len(), cannot raise
+            self.__class__ = _ListResponse
             return self
 
         self._close_inner = getattr(result, "close", None)
@@ -272,3 +272,12 @@ class _SizedResponse(_Response):
 
     def __len__(self) -> int:
         return len(self._result)  # type: ignore[arg-type]
+
+
+class _ListResponse(_SizedResponse):
+    """A response whose app returned a list: iterating a list cannot raise."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._result)
