@@ -60,15 +60,16 @@ class SignalsMiddleware:
 
     Example::
 
-        from reqsignals import request_finished
+        from reqsignals import receiver, request_finished
         from reqsignals.wsgi import SignalsMiddleware
 
-        app.wsgi_app = SignalsMiddleware(app.wsgi_app, sender=app)  # Flask
+        application = SignalsMiddleware(application)  # any WSGI app
+        app.wsgi_app = SignalsMiddleware(app.wsgi_app, sender=app)  # Flask's way
 
         @receiver(request_finished)
         def log_request(sender, environ, status, duration, **kwargs):
-            log.info("%s %s -> %s in %.3fs", environ["REQUEST_METHOD"],
-                     environ["PATH_INFO"], status, duration)
+            logger.info("%s %s -> %s in %.3fs", environ["REQUEST_METHOD"],
+                        environ["PATH_INFO"], status, duration)
     """
 
     def __init__(self, app: WSGIApp, *, sender: Any = None, strict: bool = False) -> None:
