@@ -1,0 +1,277 @@
+"""``SignalsMiddleware``: the request signals around any WSGI application.
+
+Wrap a Flask app, Django's ``get_wsgi_application()``, a Werkzeug app or a bare
+function, and every request sends, in this order:
+
+* ``request_started(sender, environ=...)`` before the app is called;
+* ``got_request_exception(sender, environ=..., exception=...)`` at most once, if the app
+  call, the body's iteration or its ``close()`` raises an ``Exception``;
+* ``request_finished(sender, environ=..., status=..., duration=...)`` exactly once, when
+  the server closes the response (PEP 3333 says the request is over then), or right
+  after ``got_request_exception`` when the app call itself raised.
+
+The response reaches the server untouched: same chunks, as they are yielded, never
+read ahead; the same ``len()`` when the app's iterable has one; the server's own
+``wsgi.file_wrapper`` object when the app returned one, so sendfile still works.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from time import perf_counter
+from typing import Any
+
+from .signals import got_request_exception, request_finished, request_started
+from .types import Environ, ExcInfo, StartResponse, WSGIApp
+
+__all__ = ["SignalsMiddleware"]
+
+#: Set in the environ by the instance that sends for this request; any instance
+#: further in sees it and passes the request through, so nothing is sent twice.
+SENT_KEY = "reqsignals.signals_sent"
+
+
+class SignalsMiddleware:
+    """WSGI middleware that sends the request signals for every request to *app*.
+
+    Args:
+        app: any WSGI application.
+        sender: the ``sender`` of every signal; the wrapped *app* when not given.
+            Receivers connected with ``sender=`` hear only requests from it.
+        strict: send with ``Signal.send`` instead of ``send_robust``, so that an
+            exception raised by a receiver propagates (for tests). By default it is
+            logged on the ``reqsignals`` logger with its traceback and the response
+            goes on unchanged.
+
+    Raises:
+        TypeError: *app* is not callable.
+
+    With no receiver connected to any of the three request signals, a request costs
+    one check and goes straight to *app*. Receivers connected later, at any time,
+    are heard from the next request on. When several instances wrap one another,
+    only the outermost sends.
+
+    Example::
+
+        from reqsignals import receiver, request_finished
+        from reqsignals.wsgi import SignalsMiddleware
+
+        application = SignalsMiddleware(application)  # any WSGI app
+        app.wsgi_app = SignalsMiddleware(app.wsgi_app, sender=app)  # Flask's way
+
+        @receiver(request_finished)
+        def log_request(sender, environ, status, duration, **kwargs):
+            logger.info("%s %s -> %s in %.3fs", environ["REQUEST_METHOD"],
+                        environ["PATH_INFO"], status, duration)
+    """
+
+    def __init__(self, app: WSGIApp, *, sender: Any = None, strict: bool = False) -> None:
+        if not callable(app):
+            raise TypeError(
+                f"SignalsMiddleware needs a WSGI application (a callable taking environ "
+                f"and start_response) as its first argument, got {app!r}"
+            )
+        self.app = app
+        self.sender = app if sender is None else sender
+        self.strict = strict
+
+    def __repr__(self) -> str:
+        return f"<SignalsMiddleware around {self.app!r}>"
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        # `_live` is the dispatcher's current tuple of receivers, empty while a signal
+        # has nothing to call (muted included): three attribute reads, no call.
+        app = self.app  # LOAD_ATTR specialises where `self.app(...)` does not (3.11)
+        if not (request_started._live or got_request_exception._live or request_finished._live) or (
+            SENT_KEY in environ
+        ):
+            return app(environ, start_response)
+        environ[SENT_KEY] = True
+        return _Response(self, environ, start_response).run()
+
+
+class _Response:
+    """One request: its state, the ``start_response`` the app is given, and the
+    response iterable the server gets back.
+
+    A class rather than a generator: a generator's ``finally`` never runs when the
+    server calls ``close()`` before iterating (HEAD requests, early errors), and
+    ``yield from`` would close the app's iterable a second time.
+    """
+
+    __slots__ = (
+        "_app",
+        "_close_inner",
+        "_closed",
+        "_reported",
+        "_result",
+        "_sender",
+        "_server_start_response",
+        "_started_at",
+        "_status",
+        "_strict",
+        "environ",
+    )
+
+    def __init__(
+        self, middleware: SignalsMiddleware, environ: Environ, start_response: StartResponse
+    ) -> None:
+        self._app = middleware.app
+        self._sender = middleware.sender
+        self._strict = middleware.strict
+        self.environ = environ
+        self._server_start_response = start_response
+        self._status: str | None = None
+        self._reported = False
+        self._closed = False
+        self._close_inner: Callable[[], object] | None = None
+
+    # -- the request -------------------------------------------------------
+
+    def run(self) -> Iterable[bytes]:
+        environ = self.environ
+        self._started_at = perf_counter()
+        try:
+            if self._strict:
+                request_started.send(self._sender, environ=environ)
+            else:
+                request_started.send_robust(self._sender, environ=environ)
+        except BaseException:
+            # Only with strict=True (or a BaseException): the request ends here, but
+            # the receivers that did run still get their request_finished.
+            self._finish()
+            raise
+        try:
+            result = self._app(environ, self.start_response)
+        except Exception as exc:
+            try:
+                self._report(exc)
+            finally:
+                self._finish()
+            raise
+        except BaseException:
+            self._finish()
+            raise
+        self._result = result
+        if type(result) is list:  # the common case: no close(), a len(), cannot raise
+            self.__class__ = _ListResponse
+            return self
+
+        self._close_inner = getattr(result, "close", None)
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
+            # Servers recognise their file wrapper by type (gunicorn, waitress) and
+            # send it with sendfile; a wrapper object would hide it. So hand the very
+            # object back with its close() replaced, as Django does for its file
+            # responses. The server alone reads the body then: errors while it reads
+            # are not reported (close() errors still are).
+            try:
+                result.close = self.close  # type: ignore[attr-defined]
+            except (AttributeError, TypeError):
+                pass  # __slots__ or a read-only close: wrap it like any iterable
+            else:
+                return result
+        if hasattr(result, "__len__"):
+            # PEP 3333 lets servers rely on len() (waitress sets Content-Length from a
+            # one-item list): show the app's, so the response headers stay the same.
+            self.__class__ = _SizedResponse
+        return self
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        """The ``start_response`` the app is given: the server's, noting the status."""
+        if exc_info is None:
+            write = self._server_start_response(status, headers)
+        else:
+            # The server re-raises exc_info if the headers are already out; then the
+            # status on the wire did not change and neither does ours.
+            write = self._server_start_response(status, headers, exc_info)
+        self._status = status
+        return write
+
+    # -- the response iterable ---------------------------------------------
+
+    def __iter__(self) -> Iterator[bytes]:
+        # A generator for the loop only: when it is done, the `for` in the server
+        # ends without a StopIteration object, which a __next__ method would raise
+        # and re-raise for every response. Closing stays with close() below: this
+        # generator never closes the app's iterable, even when it is collected.
+        return self._chunks()
+
+    def _chunks(self) -> Iterator[bytes]:
+        try:
+            # Not `yield from`: closing this generator would close the app's iterable.
+            for chunk in self._result:  # noqa: UP028
+                yield chunk
+        except Exception as exc:
+            self._report(exc)
+            raise
+
+    def close(self) -> None:
+        """Close the app's iterable (once), then send ``request_finished`` (once)."""
+        if self._closed:
+            return
+        self._closed = True
+        # Dropping the reference also breaks the cycle a patched file wrapper makes
+        # (it holds this method, this object held its close).
+        close, self._close_inner = self._close_inner, None
+        try:
+            if close is not None:
+                close()
+        except Exception as exc:
+            try:
+                self._report(exc)
+            finally:
+                self._finish()
+            raise
+        except BaseException:
+            self._finish()
+            raise
+        self._finish()
+
+    # -- sending -----------------------------------------------------------
+
+    def _report(self, exc: Exception) -> None:
+        # Called inside the `except` block, so sys.exc_info() is `exc` for receivers.
+        if not self._reported:
+            self._reported = True
+            if self._strict:
+                got_request_exception.send(self._sender, environ=self.environ, exception=exc)
+            else:
+                got_request_exception.send_robust(self._sender, environ=self.environ, exception=exc)
+
+    def _finish(self) -> None:
+        status = self._status
+        if status is not None:
+            try:
+                code: int | None = int(status[:3])
+            except (TypeError, ValueError):
+                code = None  # not a PEP 3333 status line: the server rejects it
+        else:
+            code = None
+        send = request_finished.send if self._strict else request_finished.send_robust
+        send(
+            self._sender,
+            environ=self.environ,
+            status=code,
+            duration=perf_counter() - self._started_at,
+        )
+
+
+class _SizedResponse(_Response):
+    """A response whose app iterable has a ``len()``, which it passes on."""
+
+    __slots__ = ()
+
+    def __len__(self) -> int:
+        return len(self._result)  # type: ignore[arg-type]
+
+
+class _ListResponse(_SizedResponse):
+    """A response whose app returned a list: iterating a list cannot raise."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._result)
