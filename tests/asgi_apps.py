@@ -182,3 +182,16 @@ def fastapi_app(prefix: str = "fastapi", **options: Any) -> FastAPI:
 
     app.add_middleware(SignalsMiddleware, **options)
     return app
+
+
+async def ws_ticker(scope: Scope, receive: Receive, send: Send) -> None:
+    """A websocket app that accepts, then sends ``tick`` until ``send`` fails.
+
+    It never reads again, so it only learns that the client left when the server's
+    ``send`` raises (uvicorn: ``ClientDisconnected``, an ``OSError``; ASGI spec 2.4).
+    """
+    assert (await receive())["type"] == "websocket.connect"
+    await send({"type": "websocket.accept"})
+    for _ in range(3000):  # 30 s at most, then give up
+        await send({"type": "websocket.send", "text": "tick"})
+        await asyncio.sleep(0.01)

@@ -18,6 +18,7 @@ apps: dict[str, ASGIApp] = {
     "sadd": asgi_apps.starlette_add_middleware(),
     "fastapi": asgi_apps.fastapi_app(),
     "django": SignalsMiddleware(django_application),
+    "ws": SignalsMiddleware(asgi_apps.ws_ticker),
 }
 
 connect_counters()

@@ -23,13 +23,17 @@ _lock = threading.Lock()  # Django runs sync code in threads
 def _recorder(name: str) -> Any:
     def record(sender: Any, scope: Scope, **kwargs: Any) -> None:
         exc = kwargs.get("exception")
+        qs = scope.get("query_string", b"").decode()
         event = {
             "signal": name,
             "type": scope["type"],
             "path": scope.get("path"),
-            "qs": scope.get("query_string", b"").decode(),
+            "qs": qs,
             "status": kwargs.get("status"),
             "exception": None if exc is None else f"{type(exc).__name__}: {exc}",
+            "is_oserror": isinstance(exc, OSError),
+            # What the apps had logged for this request when the signal was sent.
+            "app_log": [line for line in asgi_apps.app_log if line.endswith(qs[2:])],
         }
         with _lock:
             events.append(event)

@@ -766,9 +766,9 @@ def test_accepts_asgi3_apps_however_wrapped(
 
 def test_accepts_callables_without_a_signature():
     # Builtins and C callables cannot be inspected: trusted rather than refused.
-    mw = SignalsMiddleware(print)  # type: ignore[arg-type]
-    assert mw.app is print
-    assert repr(mw) == f"SignalsMiddleware({print!r})"
+    mw = SignalsMiddleware(min)  # type: ignore[arg-type]
+    assert mw.app is min
+    assert repr(mw) == f"SignalsMiddleware({min!r})"
 
 
 def test_options_are_kept_on_the_instance_and_nothing_else():
