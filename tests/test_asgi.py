@@ -789,3 +789,36 @@ def test_duration_is_measured_from_request_started(recorder: Capture):
     total = time.perf_counter() - t0
     duration = recorder.of(request_finished)[0].kwargs["duration"]
     assert 0.05 <= duration <= total
+
+
+def test_separate_in_process_request_is_signalled_on_its_own(recorder: Capture):
+    inner = SignalsMiddleware(asgi_apps.bare)
+
+    async def outer_app(scope: Scope, receive: Receive, send: Send) -> None:
+        # A handler that calls another ASGI app in-process, in the same task.
+        transport = httpx.ASGITransport(app=inner)
+        async with httpx.AsyncClient(transport=transport, base_url="http://inner") as c:
+            assert (await c.get("/bare/ok")).text == "ok"
+        await asgi_apps.bare(scope, receive, send)
+
+    run(communicate(SignalsMiddleware(outer_app), http_scope("/outer/ok")))
+    paths = [(s.name, s.kwargs["scope"]["path"]) for s in recorder]
+    assert paths == [
+        ("request_started", "/outer/ok"),
+        ("request_started", "/bare/ok"),
+        ("request_finished", "/bare/ok"),
+        ("request_finished", "/outer/ok"),
+    ]
+
+
+def test_strict_request_started_failure_skips_the_app(recorder: Capture):
+    called: list[str] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        called.append("app")
+
+    with request_started.connected_to(failing_sync), pytest.raises(ValueError):
+        run(communicate(SignalsMiddleware(app, strict=True), http_scope()))
+    assert called == []
+    recorder.assert_order(request_started, request_finished)
+    recorder.assert_sent(request_finished, status=None)
