@@ -1,0 +1,77 @@
+"""The app the end-to-end ASGI benchmark serves with uvicorn, one variant per process.
+
+``REQSIGNALS_BENCH_VARIANT`` picks it: ``bare`` (the app alone), ``reqsignals``
+(under SignalsMiddleware, one sync receiver on each request signal) or ``otel``
+(under OpenTelemetry's ASGI middleware with an SDK tracer provider, no exporter).
+
+``GET /`` answers ``Hello, world!``; ``GET /stream?bytes=N`` streams N bytes in 64 KiB
+chunks (with a Content-Length, so the client knows where it ends).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from reqsignals.asgi import SignalsMiddleware
+from reqsignals.signals import got_request_exception, request_finished, request_started
+from reqsignals.types import ASGIApp, Receive, Scope, Send
+
+HELLO = b"Hello, world!"
+CHUNK = b"x" * 65536
+
+counts = {"request_started": 0, "got_request_exception": 0, "request_finished": 0}
+
+
+async def bare(scope: Scope, receive: Receive, send: Send) -> None:
+    assert scope["type"] == "http"
+    if scope["path"] == "/stream":
+        size = int(scope["query_string"].decode().removeprefix("bytes="))
+        headers = [(b"content-type", b"application/octet-stream"),
+                   (b"content-length", str(size).encode())]  # fmt: skip
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        view = memoryview(CHUNK)
+        while size > 0:
+            part = CHUNK if size >= len(CHUNK) else bytes(view[:size])
+            size -= len(part)
+            await send({"type": "http.response.body", "body": part, "more_body": size > 0})
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"text/plain"), (b"content-length", b"13")],
+        }
+    )
+    await send({"type": "http.response.body", "body": HELLO})
+
+
+def count_started(sender: Any, **kwargs: Any) -> None:
+    counts["request_started"] += 1
+
+
+def count_exception(sender: Any, **kwargs: Any) -> None:
+    counts["got_request_exception"] += 1
+
+
+def count_finished(sender: Any, **kwargs: Any) -> None:
+    counts["request_finished"] += 1
+
+
+def build(variant: str) -> ASGIApp:
+    if variant == "bare":
+        return bare
+    if variant == "reqsignals":
+        request_started.connect(count_started)
+        got_request_exception.connect(count_exception)
+        request_finished.connect(count_finished)
+        return SignalsMiddleware(bare)
+    if variant == "otel":
+        from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+        from opentelemetry.sdk.trace import TracerProvider
+
+        return OpenTelemetryMiddleware(bare, tracer_provider=TracerProvider())  # type: ignore[no-any-return]
+    raise ValueError(f"unknown REQSIGNALS_BENCH_VARIANT {variant!r}: bare, reqsignals or otel")
+
+
+app = build(os.environ.get("REQSIGNALS_BENCH_VARIANT", "bare"))

@@ -1,0 +1,179 @@
+"""End to end: uvicorn serving the bare app, under reqsignals, and under OpenTelemetry.
+
+    .venv/bin/python benchmarks/e2e_asgi.py [--rounds 3] [--duration 5] [--connections 32]
+
+Throughput: one uvicorn process per variant (one worker, access log off, lifespan
+off), all started up front; ``wrk -t1 -c32 -d5s`` loads each in turn on 127.0.0.1,
+round after round; each variant keeps its best round. Target: reqsignals (one sync
+receiver on each signal) keeps at least 0.97x the bare app's requests per second.
+
+Memory: a 1 GiB body streamed by the bare app through uvicorn, once alone and once
+under reqsignals (each in a fresh server); the peak RSS (VmHWM in /proc/PID/status)
+of the two servers must differ by less than 10 MiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VARIANTS = {
+    "bare": "bare app",
+    "reqsignals": "reqsignals, 1 receiver each",
+    "otel": "OpenTelemetry",
+}
+GIB = 1 << 30
+MIB = 1 << 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def uvicorn(variant: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    port = free_port()
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "REQSIGNALS_BENCH_VARIANT": variant, "PYTHONPATH": path}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "benchmarks.asgi_targets:app", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1", "--no-access-log", "--lifespan", "off",
+         "--log-level", "warning"],
+        cwd=ROOT, env=env, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"uvicorn ({variant}) did not start") from None
+                time.sleep(0.05)
+        yield proc, port
+    finally:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def wrk(port: int, duration: int, connections: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", f"http://127.0.0.1:{port}/"],
+        capture_output=True, text=True, check=True, timeout=duration + 30,
+    ).stdout  # fmt: skip
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw errors:\n{out}")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    assert match, out
+    return float(match.group(1))
+
+
+def throughput(rounds: int, duration: int, connections: int) -> None:
+    results: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    with uvicorn("bare") as (_, p1), uvicorn("reqsignals") as (_, p2), uvicorn("otel") as (_, p3):
+        ports = {"bare": p1, "reqsignals": p2, "otel": p3}
+        for port in ports.values():  # warm up
+            wrk(port, 1, connections)
+        for _ in range(rounds):
+            for variant, port in ports.items():
+                results[variant].append(wrk(port, duration, connections))
+    best = {v: max(r) for v, r in results.items()}
+    print(f"`wrk -t1 -c{connections} -d{duration}s`, {rounds} rounds, best kept; "
+          f"uvicorn {version('uvicorn')}, one worker, access log off")  # fmt: skip
+    print()
+    print("| variant | req/s (best) | every round | vs bare |")
+    print("|---|---:|---|---:|")
+    for v, label in VARIANTS.items():
+        rounds_text = ", ".join(f"{x:.0f}" for x in results[v])
+        print(f"| {label} | {best[v]:.0f} | {rounds_text} | {best[v] / best['bare']:.3f}x |")
+    ratio = best["reqsignals"] / best["bare"]
+    print()
+    print(f"Target: reqsignals >= 0.97x bare: {ratio:.3f}x, {'met' if ratio >= 0.97 else 'MISSED'}")
+
+
+def vm_hwm(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    match = re.search(r"VmHWM:\s+(\d+) kB", status)
+    assert match, status
+    return int(match.group(1)) * 1024
+
+
+def fetch(port: int, path: str) -> int:
+    """GET *path*, read and drop the whole body; return the body's length."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        buf = bytearray(1 << 20)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        head, _, rest = head.partition(b"\r\n\r\n")
+        match = re.search(rb"content-length: (\d+)", head, re.IGNORECASE)
+        assert match, head
+        size, got = int(match.group(1)), len(rest)
+        while got < size:
+            n = sock.recv_into(buf)
+            if not n:
+                raise RuntimeError(f"connection closed after {got} of {size} bytes")
+            got += n
+        return got
+
+
+def memory() -> None:
+    rows = []
+    for variant in ("bare", "reqsignals"):
+        with uvicorn(variant) as (proc, port):
+            fetch(port, "/")
+            before = vm_hwm(proc.pid)
+            start = time.perf_counter()
+            assert fetch(port, f"/stream?bytes={GIB}") == GIB
+            seconds = time.perf_counter() - start
+            rows.append((variant, before, vm_hwm(proc.pid), seconds))
+    print("1 GiB streamed through uvicorn in 64 KiB chunks; peak RSS (VmHWM) of the server")
+    print()
+    print("| variant | VmHWM before | VmHWM after | growth | time |")
+    print("|---|---:|---:|---:|---:|")
+    for variant, before, after, seconds in rows:
+        print(f"| {VARIANTS[variant]} | {before / MIB:.1f} MiB | {after / MIB:.1f} MiB | "
+              f"{(after - before) / MIB:+.1f} MiB | {seconds:.1f} s |")  # fmt: skip
+    diff = abs(rows[1][2] - rows[0][2]) / MIB
+    print()
+    print(f"Target: peak RSS differs by < 10 MiB: {diff:.1f} MiB, "
+          f"{'met' if diff < 10 else 'MISSED'}")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=5)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.skip_throughput:
+        throughput(args.rounds, args.duration, args.connections)
+        print()
+    if not args.skip_memory:
+        memory()
+
+
+if __name__ == "__main__":
+    main()
