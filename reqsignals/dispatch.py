@@ -402,7 +402,8 @@ class Signal:
         """
         if not self._live:
             return []
-        if self._plan(sender)[0] != _MIXED:
+        key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
+        if (self._cache.get(key) or self._plan(sender))[0] != _MIXED:
             return self.send(sender, **named)  # only sync receivers: nothing to await
         out: list[tuple[Receiver, Any]] = []
         for fn, is_async in self._callables(sender):
@@ -419,9 +420,26 @@ class Signal:
         """
         if not self._live:
             return []
-        if self._plan(sender)[0] != _MIXED:
-            return self.send_robust(sender, **named)  # only sync receivers
+        key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
+        mode, items = self._cache.get(key) or self._plan(sender)
         out: list[tuple[Receiver, Any]] = []
+        if mode != _MIXED:
+            # Only sync receivers: nothing to await. Inlined, as in send_robust: the
+            # ASGI middleware sends through here on every request.
+            for item in items:
+                if mode == _WEAK:
+                    r = item()
+                    if r is None:
+                        continue
+                else:
+                    r = item
+                try:
+                    result = r(signal=self, sender=sender, **named)
+                except Exception as exc:
+                    self._log_failure(r, exc, "asend_robust")
+                    result = exc
+                out.append((r, result))
+            return out
         for fn, is_async in self._callables(sender):
             try:
                 result = fn(signal=self, sender=sender, **named)
