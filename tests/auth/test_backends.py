@@ -702,3 +702,41 @@ def test_permission_denied_is_an_auth_error() -> None:
         backend.authenticate(None, username="ada", password="p")
     assert type(info.value) is PermissionDenied
     assert issubclass(PermissionDenied, Exception)
+
+
+@pytest.fixture
+def reserved_lock(db_path: Path) -> Iterator[sqlite3.Connection]:
+    """A new rollback-journal database with a write lock held by another connection."""
+    holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    yield holder
+    if holder.in_transaction:
+        holder.execute("ROLLBACK")
+    holder.close()
+
+
+def test_switch_to_wal_waits_for_another_writer(
+    reserved_lock: sqlite3.Connection, db_path: Path, hasher: Argon2Hasher
+) -> None:
+    # SQLite fails the switch to WAL at once, without busy_timeout, while another
+    # connection holds a write lock (seen with two processes opening a new file).
+    backend = SQLiteBackend(db_path, hasher=hasher)
+    release = threading.Timer(0.2, reserved_lock.execute, ("COMMIT",))
+    release.start()
+    try:
+        assert backend.get_user(1) is None
+        conn = backend._idle[0]
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        release.join()
+        backend.close()
+
+
+def test_switch_to_wal_gives_up_after_the_timeout(
+    reserved_lock: sqlite3.Connection, db_path: Path, hasher: Argon2Hasher
+) -> None:
+    backend = SQLiteBackend(db_path, hasher=hasher, timeout=0.1)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        backend.get_user(1)
+    assert backend._idle == []
