@@ -1,0 +1,1 @@
+"""The session-auth module: sessions, stores, backends, login/logout and their signals."""
