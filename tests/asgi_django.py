@@ -1,36 +1,22 @@
 """A minimal Django project as an ASGI app, under the ``/django/`` prefix.
 
-Importing this module configures Django only if nothing has yet (a server
-subprocess); in the test process, use the ``django_urls`` fixture of
-``tests/test_asgi.py``, which points ``ROOT_URLCONF`` here with ``override_settings``
-whatever another test configured.
+Importing this module configures Django (tests/django_project.py) if nothing has
+yet; its views are routed by tests/django_urls.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import django
-from django.conf import settings
+from tests.django_project import configure
 
-if not settings.configured:
-    settings.configure(
-        DEBUG=False,
-        SECRET_KEY="reqsignals-tests-only",
-        ALLOWED_HOSTS=["*"],
-        ROOT_URLCONF=__name__,
-        INSTALLED_APPS=[],
-        MIDDLEWARE=[],
-        DATABASES={},
-        LOGGING_CONFIG=None,
-    )
-    django.setup()
+configure()
 
-from django.core.asgi import get_asgi_application
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import path
+from django.core.asgi import get_asgi_application  # noqa: E402
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse  # noqa: E402
+from django.urls import path  # noqa: E402
 
-from tests.asgi_apps import CHUNKS
+from tests.asgi_apps import CHUNKS  # noqa: E402
 
 
 async def ok(request: HttpRequest) -> HttpResponse:

@@ -119,29 +119,12 @@ def make_werkzeug() -> Any:
 
 # -- Django -------------------------------------------------------------------
 
-DJANGO_URLCONF = "tests.wsgi_apps_django"
-
 
 def make_django() -> Any:
-    """Django's WSGI handler, configured once per process with minimal settings."""
-    from django.conf import settings
+    """Django's WSGI handler, with the test process's one Django configuration."""
+    from tests.django_project import configure
 
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="reqsignals-tests-only",
-            ALLOWED_HOSTS=["*"],
-            ROOT_URLCONF=DJANGO_URLCONF,
-            INSTALLED_APPS=[],
-            MIDDLEWARE=[],
-            DATABASES={},
-            USE_TZ=True,
-        )
-    if settings.ROOT_URLCONF != DJANGO_URLCONF:
-        raise RuntimeError(
-            f"Django is already configured in this process with ROOT_URLCONF="
-            f"{settings.ROOT_URLCONF!r}; these tests need {DJANGO_URLCONF!r}"
-        )
+    configure()
     from django.core.wsgi import get_wsgi_application
 
     return SignalsMiddleware(get_wsgi_application())
