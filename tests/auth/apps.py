@@ -28,6 +28,8 @@ def act(session: Session, action: str, params: dict[str, str]) -> tuple[int, dic
         return 200, {"value": session.get(k)}
     if action == "set":
         session[k] = json.loads(params["v"])
+    elif action == "fill":
+        session[k] = "x" * int(params["n"])
     elif action == "del":
         session.pop(k, None)
     elif action == "cycle":
@@ -139,7 +141,24 @@ class Client:
     def use_cookie(self, value: str, name: str = "session") -> None:
         """From now on send only this cookie."""
         self.cookies.clear()
-        self.cookies.set(name, value)
+        # http.cookiejar files cookies of dotless hosts under "<host>.local".
+        self.cookies.set(name, value, domain="testserver.local")
+
+    def get_raw_cookie(self, path: str, cookie: bytes) -> tuple[int, Any, str | None]:
+        """GET with this exact Cookie header; (status, JSON body, Set-Cookie).
+
+        httpx's WSGI transport only sends ASCII headers, so WSGI apps get it through
+        Werkzeug's test client, which passes the latin-1 text PEP 3333 prescribes.
+        """
+        if self.is_asgi:
+            r = self.request("GET", path, headers={"cookie": cookie})
+            return r.status_code, r.json(), r.headers.get("set-cookie")
+        from werkzeug.test import Client as WerkzeugClient
+
+        w = WerkzeugClient(self.app, use_cookies=False).get(
+            path, headers={"Cookie": cookie.decode("latin-1")}
+        )
+        return w.status_code, w.get_json(), w.headers.get("Set-Cookie")
 
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if self.loop is not None:
