@@ -73,8 +73,8 @@ class Session(MutableMapping[str, Any]):
 
     def _load(self) -> None:
         loader, self._loader = self._loader, None
-        if loader is not None:
-            loader(self)
+        assert loader is not None
+        loader(self)
 
     def __repr__(self) -> str:
         state = "unloaded" if self._loader is not None else f"{len(self._data)} keys"

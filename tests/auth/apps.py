@@ -123,6 +123,7 @@ class Client:
         self.is_asgi = flavour in ("asgi", "starlette")
         base_url = "https://testserver" if https else "http://testserver"
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.closed = False
         self._client: httpx.Client | httpx.AsyncClient
         if self.is_asgi:
             self.loop = asyncio.new_event_loop()
@@ -188,6 +189,9 @@ class Client:
         return asyncio.run(coro)
 
     def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         if self.loop is not None:
             assert isinstance(self._client, httpx.AsyncClient)
             self.loop.run_until_complete(self._client.aclose())

@@ -201,9 +201,9 @@ def test_aclose_closes_the_store(make_store: StoreFactory) -> None:
 
     async def go() -> None:
         await store.acreate({}, 60)
-        assert store._executor is not None
+        assert store._connections
         await auth.aclose()
-        assert store._executor is None
+        assert not store._connections
 
     asyncio.run(go())
 
@@ -485,3 +485,41 @@ def test_unknown_attribute_of_the_package() -> None:
         reqsignals.auth.Nope
     with pytest.raises(AttributeError):
         reqsignals.auth.stores.Nope
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        pytest.param(lambda s: s.__delitem__("a"), id="del"),
+        pytest.param(len, id="len"),
+        pytest.param(lambda s: "a" in s, id="in"),
+        pytest.param(lambda s: s.setdefault("b", 2), id="setdefault"),
+        pytest.param(lambda s: s.cycle_key(), id="cycle_key"),
+        pytest.param(lambda s: s.flush(), id="flush"),
+    ],
+)
+def test_lazy_session_loads_on_any_first_use(first: Callable[[Session], Any]) -> None:
+    store = MemoryStore()
+    auth = SessionAuth(SECRET, store)
+    key = store.create({"a": 1}, 60)
+    session = auth.open_session(f"session={auth._signer.sign(key).decode()}")
+    assert "unloaded" in repr(session)
+    first(session)
+    assert "unloaded" not in repr(session)
+    assert session.key == key
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("xsession=abc", id="longer-name"),
+        pytest.param("other=session", id="as-a-value"),
+        pytest.param("session", id="no-equals"),
+    ],
+)
+def test_cookie_named_otherwise_is_not_ours(header: str) -> None:
+    auth = SessionAuth(SECRET, MemoryStore())
+    session = auth.open_session(header)
+    assert not session._had_cookie
+    assert session.get("a") is None
+    assert auth.save_session(session, secure=False) is None  # no deletion cookie either

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from reqsignals.auth import MemoryStore
 from reqsignals.auth.stores.base import SessionStore, new_session_key
 
 from .conftest import SERVER_STORES, StoreFactory
@@ -188,3 +189,17 @@ def test_base_store_methods_are_abstract() -> None:
     ):
         with pytest.raises(NotImplementedError):
             call()
+
+
+def test_memory_store_sweeps_expired_sessions() -> None:
+    store = MemoryStore()
+    store.sweep_every = 3
+    store.create({}, 1)
+    store.create({}, 1)
+    time.sleep(1.1)
+    store.create({}, AGE)  # the third creation sweeps
+    assert len(store) == 1
+    store.create({}, 1)
+    time.sleep(1.1)
+    assert store.cleanup() == 1
+    assert len(store) == 1

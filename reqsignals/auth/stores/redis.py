@@ -15,7 +15,7 @@ import redis.asyncio
 import redis.exceptions
 
 from ...signals import connection_created
-from ..errors import SessionStoreUnavailable
+from ..errors import SessionError, SessionStoreUnavailable
 from .base import SessionStore, dumps_value, new_session_key
 
 __all__ = ["RedisStore"]
@@ -153,6 +153,12 @@ class RedisStore(SessionStore):
             args += (f"d:{name}", dumps_value(name, value))
         return args
 
+    @staticmethod
+    def _created(token: str, created: Any) -> str:
+        if not created:  # pragma: no cover - 256 random bits met an existing key
+            raise SessionError("a new session key collided with an existing one; retry")
+        return token
+
     # Sync
 
     def load(self, token: str) -> dict[str, Any] | None:
@@ -164,13 +170,12 @@ class RedisStore(SessionStore):
 
     def create(self, data: Mapping[str, Any], max_age: int) -> str:
         args = self._create_args(data, max_age)
+        token = new_session_key()
         try:
-            while True:
-                token = new_session_key()
-                if self.client.eval(_CREATE, 1, self.prefix + token, *args):
-                    return token
+            created = self.client.eval(_CREATE, 1, self.prefix + token, *args)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+        return self._created(token, created)
 
     def save(
         self,
@@ -218,13 +223,12 @@ class RedisStore(SessionStore):
     async def acreate(self, data: Mapping[str, Any], max_age: int) -> str:
         args = self._create_args(data, max_age)
         client = await self.aclient()
+        token = new_session_key()
         try:
-            while True:
-                token = new_session_key()
-                if await client.eval(_CREATE, 1, self.prefix + token, *args):
-                    return token
+            created = await client.eval(_CREATE, 1, self.prefix + token, *args)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+        return self._created(token, created)
 
     async def asave(
         self,

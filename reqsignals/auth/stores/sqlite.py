@@ -31,10 +31,10 @@ _stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 def _forget_connections_after_fork() -> None:
     # SQLite connections must not cross fork() (https://sqlite.org/howtocorrupt.html
     # section 2.6): the child opens its own.
-    for store in list(_stores):
+    for store in list(_stores):  # pragma: no cover - runs in the child (see its test)
         store._generation += 1
         store._connections = []
-        store._executor = None
+        store._executor = store._new_executor()
 
 
 os.register_at_fork(after_in_child=_forget_connections_after_fork)
@@ -98,7 +98,8 @@ class SQLiteStore(SessionStore):
         self._lock = threading.Lock()
         self._generation = 0
         self._connections: list[sqlite3.Connection] = []
-        self._executor: ThreadPoolExecutor | None = None
+        # Threads start only when async callers need them.
+        self._executor = self._new_executor()
         self._next_cleanup = time.time() + (cleanup_interval or 0)
         _stores.add(self)
 
@@ -229,28 +230,26 @@ class SQLiteStore(SessionStore):
             self.cleanup()
 
     def close(self) -> None:
-        """Close every connection and stop the thread pool; the store reopens on use."""
+        """Close every connection and stop the thread pool; the store reopens on use.
+
+        Call it when no request is using the store (at shutdown).
+        """
         with self._lock:
             self._generation += 1
             connections, self._connections = self._connections, []
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=True)
+            executor, self._executor = self._executor, self._new_executor()
+        executor.shutdown(wait=True)
         for conn in connections:
             conn.close()
 
     # Async twins: the same work on the store's threads.
 
+    def _new_executor(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(self.max_workers, thread_name_prefix="reqsignals-sqlite")
+
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        executor = self._executor
-        if executor is None:
-            with self._lock:
-                if self._executor is None:
-                    self._executor = ThreadPoolExecutor(
-                        self.max_workers, thread_name_prefix="reqsignals-sqlite"
-                    )
-                executor = self._executor
-        return await asyncio.get_running_loop().run_in_executor(executor, partial(fn, *args))
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, partial(fn, *args))
 
     async def aload(self, token: str) -> dict[str, Any] | None:
         return await self._in_thread(self.load, token)
