@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
@@ -44,7 +45,7 @@ def act(session: Session, action: str, params: dict[str, str]) -> tuple[int, dic
         return 500, {}
     elif action != "dump":
         return 404, {}
-    return 200, {"data": dict(session), "key": session.key}
+    return 200, {"data": dict(session), "key": session.key, "pid": os.getpid()}
 
 
 def wsgi_app(auth: SessionAuth) -> Any:
