@@ -22,7 +22,7 @@ from tests.support import Server, free_port
 
 from .apps import Client
 from .conftest import SECRET
-from .redis_server import redis_server
+from .redis_server import redis_server as start_redis
 
 AGE = 3600
 FAST_FAIL = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 0)}
@@ -127,7 +127,7 @@ def test_repr_hides_passwords(url: str, shown: str) -> None:
 def test_paused_redis_fails_the_request_and_loses_nothing(
     flavour: str, make_client: Callable[..., Client], caplog: pytest.LogCaptureFixture
 ) -> None:
-    with redis_server() as server:
+    with start_redis() as server:
         store = RedisStore(server.url, **FAST_FAIL)
         client = make_client(flavour, SessionAuth(SECRET, store))
         client.set("user", 1)
@@ -158,13 +158,13 @@ def test_restarted_redis_serves_the_next_request(
     flavour: str, make_client: Callable[..., Client]
 ) -> None:
     port = free_port()
-    with redis_server(port) as server:
+    with start_redis(port) as server:
         store = RedisStore(server.url, **FAST_FAIL)
         client = make_client(flavour, SessionAuth(SECRET, store))
         client.set("user", 1)
     with pytest.raises(SessionStoreUnavailable):
         client.get("/dump")
-    with redis_server(port):
+    with start_redis(port):
         # A server started empty (no persistence): the old key is unknown, never adopted.
         response = client.set("user", 2)
         assert response.status_code == 200

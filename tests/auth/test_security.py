@@ -154,8 +154,10 @@ def _cases(auth: SessionAuth, token: str) -> dict[str, str]:
     good = auth._signer.sign(token).decode()
     old = _OldSigner(SECRET, salt="reqsignals.session", digest_method=hashlib.sha256)
     return {
-        "tampered": good[:-2] + ("AA" if good[-2:] != "AA" else "BB"),
-        "tampered-token": "X" + good[1:],
+        # A middle character of the signature: all six of its bits count (the last
+        # character's low bits are base64 padding, which decoding ignores).
+        "tampered": good[:-10] + ("A" if good[-10] != "A" else "B") + good[-9:],
+        "tampered-token": ("X" if good[0] != "X" else "Y") + good[1:],
         "other-secret": SessionAuth("another", MemoryStore())._signer.sign(token).decode(),
         "expired": old.sign(token).decode(),
         "unsigned": token,
