@@ -115,9 +115,13 @@ class SessionAuth:
         self.domain = domain
         self.same_site = same_site
         self.https_only = https_only or same_site == "none"
+        #: The secret keys as bytes, the signing one first (for other HMACs, e.g. the
+        #: login flow's session hash, that must rotate with the cookie's).
+        self.secret_keys = tuple(k.encode() if isinstance(k, str) else k for k in keys)
         # itsdangerous signs with the last key of its list; ours signs with the first.
-        secrets = [k.encode() if isinstance(k, str) else k for k in reversed(keys)]
-        self._signer = TimestampSigner(secrets, salt=salt, digest_method=hashlib.sha256)
+        self._signer = TimestampSigner(
+            list(reversed(self.secret_keys)), salt=salt, digest_method=hashlib.sha256
+        )
         attrs = f"Path={path}" + (f"; Domain={domain}" if domain else "")
         flags = f"HttpOnly; SameSite={_SAME_SITE[same_site]}"
         self._set_attrs = f"; {attrs}; Max-Age={self.max_age}; {flags}"

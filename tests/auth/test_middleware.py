@@ -195,6 +195,13 @@ def test_default_store_is_sqlite_in_the_working_directory(
         auth.close()
 
 
+def test_secret_keys_are_kept_as_bytes_first_one_signing_and_never_shown() -> None:
+    auth = SessionAuth(["new-key", b"old-key"], MemoryStore())
+    assert auth.secret_keys == (b"new-key", b"old-key")
+    assert "new-key" not in repr(auth)
+    assert "old-key" not in repr(auth)
+
+
 def test_aclose_closes_the_store(make_store: StoreFactory) -> None:
     store = make_store("sqlite")
     auth = SessionAuth(SECRET, store)
