@@ -1,0 +1,123 @@
+"""The interface every session store implements, and helpers they share."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Collection, Mapping
+from typing import Any, ClassVar
+
+__all__ = ["SessionStore", "dumps_value", "new_session_key"]
+
+#: Bytes of randomness in a session key (256 bits, like Django's 32 characters of 36).
+KEY_BYTES = 32
+
+
+def new_session_key() -> str:
+    """A fresh, unguessable session key: 43 URL-safe characters from :mod:`secrets`."""
+    return secrets.token_urlsafe(KEY_BYTES)
+
+
+def dumps_value(name: str, value: Any) -> str:
+    """*value* as compact JSON, or a :class:`TypeError` that names the session key."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"session[{name!r}] holds a {type(value).__name__}, which cannot be stored: "
+            f"session values must be JSON-serialisable (str, int, float, bool, None, "
+            f"lists and dicts of them) ({exc})"
+        ) from exc
+
+
+def dumps_data(data: Mapping[str, Any]) -> str:
+    """The whole session as compact JSON; a bad value is named by its key."""
+    try:
+        return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError):
+        for name, value in data.items():
+            dumps_value(name, value)
+        raise  # pragma: no cover - one of the values above raised
+
+
+class SessionStore:
+    """Where session data lives between requests. Subclass it to add a store.
+
+    A store deals in *tokens*: the string the session cookie carries (signed by the
+    middleware, so a store only ever sees tokens it handed out). For server-side
+    stores the token is the session key; for :class:`CookieStore` it is the data.
+
+    The sync methods serve WSGI apps; the ``a``-prefixed twins serve ASGI apps and must
+    never block the event loop. The defaults of the async twins call the sync methods,
+    which is right for stores that do no I/O.
+
+    Methods:
+        load(token): the session's data, or ``None`` if the store does not know the
+            token (unknown, expired, deleted). The caller owns the returned dict.
+        create(data, max_age): store a new session; return its token.
+        save(token, data, changed, deleted, max_age): write what changed — the keys in
+            *changed* (with their values) and the keys in *deleted* — and push the
+            expiry out to *max_age* seconds. *data* is the whole session as the request
+            sees it. Return the token to send, or ``None`` if the session no longer
+            exists (deleted or expired meanwhile): then nothing was written.
+        delete(token): forget the session; unknown tokens are ignored.
+        exists(token): whether :meth:`load` would find it.
+        close(): release connections and threads.
+
+    Raises:
+        SessionStoreUnavailable: from any method when the backing service is down.
+    """
+
+    #: True when the data itself travels in the cookie and the server keeps nothing.
+    stateless: ClassVar[bool] = False
+
+    def load(self, token: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def create(self, data: Mapping[str, Any], max_age: int) -> str:
+        raise NotImplementedError
+
+    def save(
+        self,
+        token: str,
+        data: Mapping[str, Any],
+        changed: Mapping[str, Any],
+        deleted: Collection[str],
+        max_age: int,
+    ) -> str | None:
+        raise NotImplementedError
+
+    def delete(self, token: str) -> None:
+        raise NotImplementedError
+
+    def exists(self, token: str) -> bool:
+        return self.load(token) is not None
+
+    def close(self) -> None:
+        """Release connections and threads; the store reconnects if used again."""
+
+    async def aload(self, token: str) -> dict[str, Any] | None:
+        return self.load(token)
+
+    async def acreate(self, data: Mapping[str, Any], max_age: int) -> str:
+        return self.create(data, max_age)
+
+    async def asave(
+        self,
+        token: str,
+        data: Mapping[str, Any],
+        changed: Mapping[str, Any],
+        deleted: Collection[str],
+        max_age: int,
+    ) -> str | None:
+        return self.save(token, data, changed, deleted, max_age)
+
+    async def adelete(self, token: str) -> None:
+        self.delete(token)
+
+    async def aexists(self, token: str) -> bool:
+        return await self.aload(token) is not None
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        self.close()

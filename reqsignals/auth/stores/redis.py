@@ -1,0 +1,268 @@
+"""Sessions in Redis: for many workers on many machines."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections.abc import Collection, Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+import redis.asyncio
+import redis.exceptions
+
+from ...signals import connection_created
+from ..errors import SessionError, SessionStoreUnavailable
+from .base import SessionStore, dumps_value, new_session_key
+
+__all__ = ["RedisStore"]
+
+# A session is one hash: field "m" (created at) marks that it exists even when empty,
+# fields "d:<name>" hold each value as JSON. Both scripts run atomically in Redis.
+_CREATE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+# ARGV: ttl, number of deleted fields, the deleted fields, then field/value pairs to set.
+_SAVE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[2])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
+if #ARGV > 2 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n)) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rpartition("@")[2]
+    user = f"{parts.username}:" if parts.username else ":"
+    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))
+
+
+class RedisStore(SessionStore):
+    """Sessions in Redis, one hash per session, with a TTL of ``max_age``.
+
+    WSGI apps use redis-py's sync client; ASGI apps its asyncio client (one per event
+    loop), so the event loop never blocks. Each session value is its own hash field and
+    writes run as one atomic script, so concurrent requests that change different keys
+    lose nothing, and a write never brings back a session deleted meanwhile.
+
+    Each client the store makes is announced with
+    ``connection_created.send(type(store), connection=<client>)`` (``asend`` for the
+    asyncio client), e.g. to run ``CLIENT SETNAME``.
+
+    When Redis cannot be reached the request that needed it fails with
+    :class:`~reqsignals.auth.SessionStoreUnavailable`, which names the URL (password
+    hidden); the clients reconnect on the next request.
+
+    Args:
+        url: a ``redis://`` or ``rediss://`` URL, as for ``redis.Redis.from_url``.
+        prefix: put before every session key in Redis.
+        **client_options: passed to ``from_url`` for both clients; ``socket_timeout``
+            and ``socket_connect_timeout`` default to 5 seconds so a dead server fails
+            the request instead of hanging it.
+
+    Example::
+
+        store = RedisStore("redis://cache.internal:6379/2", prefix="shop:session:")
+        auth = SessionAuth(secret_key=key, store=store)
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "reqsignals:session:",
+        **client_options: Any,
+    ) -> None:
+        self.url = url
+        self.prefix = prefix
+        self.client_options: dict[str, Any] = {
+            "socket_timeout": 5.0,
+            "socket_connect_timeout": 5.0,
+        }
+        self.client_options.update(client_options)
+        self._client: redis.Redis | None = None
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def __repr__(self) -> str:
+        return f"RedisStore({_redact(self.url)!r}, prefix={self.prefix!r})"
+
+    def _unavailable(self, exc: Exception) -> SessionStoreUnavailable:
+        return SessionStoreUnavailable(
+            f"the Redis session store at {_redact(self.url)} is unreachable ({exc}); "
+            "check that Redis runs and that url= is right"
+        )
+
+    @property
+    def client(self) -> redis.Redis:
+        """The sync client, made on first use."""
+        if self._client is None:
+            client = redis.Redis.from_url(self.url, **self.client_options)
+            connection_created.send(type(self), connection=client)
+            self._client = client
+        return self._client
+
+    async def aclient(self) -> Any:
+        """The asyncio client of the running event loop, made on first use there."""
+        loop = asyncio.get_running_loop()
+        client = self._aclients.get(loop)
+        if client is None:
+            client = redis.asyncio.Redis.from_url(self.url, **self.client_options)
+            await connection_created.asend(type(self), connection=client)
+            self._aclients[loop] = client
+        return client
+
+    # Encoding shared by both clients.
+
+    @staticmethod
+    def _decode(fields: Mapping[Any, Any]) -> dict[str, Any] | None:
+        if not fields:
+            return None
+        data = {}
+        for name, value in fields.items():
+            text = name.decode() if isinstance(name, bytes) else name
+            if text.startswith("d:"):
+                data[text[2:]] = json.loads(value)
+        return data
+
+    @staticmethod
+    def _create_args(data: Mapping[str, Any], max_age: int) -> list[Any]:
+        args: list[Any] = [max_age, "m", repr(time.time())]
+        for name, value in data.items():
+            args += (f"d:{name}", dumps_value(name, value))
+        return args
+
+    @staticmethod
+    def _save_args(changed: Mapping[str, Any], deleted: Collection[str], max_age: int) -> list[Any]:
+        args: list[Any] = [max_age, len(deleted)]
+        args += (f"d:{name}" for name in deleted)
+        for name, value in changed.items():
+            args += (f"d:{name}", dumps_value(name, value))
+        return args
+
+    @staticmethod
+    def _created(token: str, created: Any) -> str:
+        if not created:  # pragma: no cover - 256 random bits met an existing key
+            raise SessionError("a new session key collided with an existing one; retry")
+        return token
+
+    # Sync
+
+    def load(self, token: str) -> dict[str, Any] | None:
+        try:
+            fields = self.client.hgetall(self.prefix + token)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return self._decode(fields)
+
+    def create(self, data: Mapping[str, Any], max_age: int) -> str:
+        args = self._create_args(data, max_age)
+        token = new_session_key()
+        try:
+            created = self.client.eval(_CREATE, 1, self.prefix + token, *args)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return self._created(token, created)
+
+    def save(
+        self,
+        token: str,
+        data: Mapping[str, Any],
+        changed: Mapping[str, Any],
+        deleted: Collection[str],
+        max_age: int,
+    ) -> str | None:
+        args = self._save_args(changed, deleted, max_age)
+        try:
+            saved = self.client.eval(_SAVE, 1, self.prefix + token, *args)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return token if saved else None
+
+    def delete(self, token: str) -> None:
+        try:
+            self.client.delete(self.prefix + token)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+
+    def exists(self, token: str) -> bool:
+        try:
+            return bool(self.client.exists(self.prefix + token))
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+
+    def close(self) -> None:
+        """Close the sync client (async clients: :meth:`aclose`)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+    # Async
+
+    async def aload(self, token: str) -> dict[str, Any] | None:
+        client = await self.aclient()
+        try:
+            fields = await client.hgetall(self.prefix + token)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return self._decode(fields)
+
+    async def acreate(self, data: Mapping[str, Any], max_age: int) -> str:
+        args = self._create_args(data, max_age)
+        client = await self.aclient()
+        token = new_session_key()
+        try:
+            created = await client.eval(_CREATE, 1, self.prefix + token, *args)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return self._created(token, created)
+
+    async def asave(
+        self,
+        token: str,
+        data: Mapping[str, Any],
+        changed: Mapping[str, Any],
+        deleted: Collection[str],
+        max_age: int,
+    ) -> str | None:
+        args = self._save_args(changed, deleted, max_age)
+        client = await self.aclient()
+        try:
+            saved = await client.eval(_SAVE, 1, self.prefix + token, *args)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return token if saved else None
+
+    async def adelete(self, token: str) -> None:
+        client = await self.aclient()
+        try:
+            await client.delete(self.prefix + token)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+
+    async def aexists(self, token: str) -> bool:
+        client = await self.aclient()
+        try:
+            return bool(await client.exists(self.prefix + token))
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+
+    async def aclose(self) -> None:
+        """Close the sync client and the asyncio client of the running loop."""
+        self.close()
+        client = self._aclients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.aclose()
