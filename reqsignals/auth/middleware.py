@@ -12,6 +12,7 @@ from itsdangerous import BadData, TimestampSigner
 from ..dispatch import is_async_callable
 from ..types import ASGIApp, Environ, Message, Receive, Scope, Send, StartResponse, WSGIApp
 from .errors import SessionTooLarge
+from .flow import aget_user
 from .sessions import AUTH_KEY, SESSION_KEY, Session
 from .stores.base import SessionStore
 
@@ -346,6 +347,10 @@ class SessionMiddleware:
         session = await auth.aopen_session(cookie_header)
         scope[AUTH_KEY] = auth
         scope[SESSION_KEY] = scope["session"] = session
+        if auth.backends:
+            # Starlette's request.user reads scope["user"]: load it before the app runs
+            # (no backend call unless the session holds a logged-in user).
+            scope["user"] = await aget_user(scope)
         secure = auth.https_only or scope.get("scheme") in ("https", "wss")
 
         async def send_with_session(message: Message) -> None:

@@ -1,0 +1,395 @@
+"""Logging users in and out: ``authenticate``, ``login``, ``logout``, ``get_user``.
+
+Every function takes the request the app has — a Starlette/FastAPI request, a
+Werkzeug/Flask request, an ASGI scope or a WSGI environ — and needs the session
+middleware (``SessionAuth(...).wrap(app)``) around the app. The ``a``-prefixed twins
+are for async code: they await async backends (and run sync ones in a worker thread)
+and send the auth signals with ``asend_robust``, so async receivers work.
+
+The session holds three keys: the user's id, the backend that loaded it, and the
+user's session hash (an HMAC of the password hash). A request whose session hash no
+longer matches — the password changed since — is anonymous and its session flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+from collections.abc import Mapping, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ..dispatch import is_async_callable
+from ..signals import user_logged_in, user_logged_out, user_login_failed
+from .exceptions import PermissionDenied
+from .scrub import scrub_credentials
+from .sessions import Session, _namespace, get_auth, get_session
+from .users import session_auth_hash, session_auth_hash_matches
+
+if TYPE_CHECKING:
+    from .middleware import SessionAuth
+
+__all__ = [
+    "ANONYMOUS",
+    "AnonymousUser",
+    "aauthenticate",
+    "aget_user",
+    "alogin",
+    "alogout",
+    "authenticate",
+    "get_user",
+    "login",
+    "logout",
+    "update_session_auth_hash",
+]
+
+#: Session keys written by :func:`login`.
+SESSION_USER_ID = "_auth_user_id"
+SESSION_BACKEND = "_auth_user_backend"
+SESSION_HASH = "_auth_user_hash"
+#: Where the request's user is kept once loaded (scope or environ).
+USER_KEY = "reqsignals.user"
+#: The sender of ``user_login_failed``.
+LOGIN_FAILED_SENDER = "reqsignals.auth"
+
+
+class AnonymousUser:
+    """The user of a request nobody is logged in to (Starlette's ``request.user`` too)."""
+
+    id = None
+    pk = None
+    username = ""
+    display_name = ""
+    identity = ""
+    is_active = False
+    is_authenticated = False
+
+    def __repr__(self) -> str:
+        return "AnonymousUser()"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, AnonymousUser)
+
+    def __hash__(self) -> int:
+        return 1
+
+
+#: The one anonymous user.
+ANONYMOUS = AnonymousUser()
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _space(request: Any) -> MutableMapping[str, Any]:
+    space = _namespace(request)
+    assert isinstance(space, MutableMapping)
+    return space
+
+
+def _backend_path(backend: object) -> str:
+    cls = type(backend)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _find_backend(auth: SessionAuth, path: object) -> object | None:
+    for backend in auth.backends:
+        if _backend_path(backend) == path:
+            return backend
+    return None
+
+
+def _user_id(user: object) -> Any:
+    user_id = getattr(user, "id", None)
+    if user_id is None:
+        user_id = getattr(user, "pk", None)
+    if user_id is None:
+        raise ValueError(f"cannot log in {user!r}: it has no 'id' (or 'pk') to keep in the session")
+    return user_id
+
+
+def _takes(method: Any, request: Any, credentials: Mapping[str, Any]) -> bool:
+    """Whether *method* can be called with these credentials (Django skips it if not)."""
+    try:
+        inspect.signature(method).bind(request, **credentials)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read: try it
+        return True
+    return True
+
+
+def _run(value: Any, what: str) -> Any:
+    """A backend's result in sync code: awaited on a private loop if it is awaitable."""
+    if not inspect.isawaitable(value):
+        return value
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+
+        async def wait() -> Any:
+            return await value
+
+        return asyncio.run(wait())
+    if inspect.iscoroutine(value):
+        value.close()
+    raise RuntimeError(f"{what} is async and an event loop is running: use the a-prefixed twin")
+
+
+async def _acall(backend: object, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Call backend.a<name> if it has one, an async <name> directly, a sync one in a thread."""
+    twin = getattr(backend, f"a{name}", None)
+    if twin is not None:
+        return await twin(*args, **kwargs)
+    method = getattr(backend, name)
+    if is_async_callable(method):
+        return await method(*args, **kwargs)
+    return await asyncio.to_thread(method, *args, **kwargs)
+
+
+def _remember(request: Any, user: Any) -> None:
+    space = _space(request)
+    space[USER_KEY] = user
+    if "type" in space:  # an ASGI scope: Starlette's request.user reads scope["user"]
+        space["user"] = user
+
+
+def _annotate(user: Any, backend: object) -> Any:
+    # A user object that takes no new attributes: login() is told the backend instead.
+    with contextlib.suppress(AttributeError):
+        user.backend = _backend_path(backend)
+    return user
+
+
+# -- authenticate --------------------------------------------------------------------
+
+
+def _candidates(auth: SessionAuth, request: Any, credentials: Mapping[str, Any]) -> list[object]:
+    if not auth.backends:
+        raise RuntimeError("SessionAuth has no backends: pass backends=[...] to authenticate users")
+    found = []
+    for backend in auth.backends:
+        method = getattr(backend, "authenticate", None)
+        if method is not None and _takes(method, request, credentials):
+            found.append(backend)
+    return found
+
+
+def authenticate(request: Any, **credentials: Any) -> Any | None:
+    """Ask each backend in turn for the user these credentials belong to.
+
+    A backend whose ``authenticate`` cannot take these credentials is skipped; one
+    that raises :class:`~reqsignals.auth.exceptions.PermissionDenied` stops the search.
+    When no backend accepts them, ``user_login_failed`` is sent once, with a scrubbed
+    copy of the credentials, and ``None`` is returned.
+
+    Returns:
+        The user, or ``None``.
+
+    Raises:
+        RuntimeError: the session middleware is not installed, no backend is
+            configured, or a backend is async and an event loop runs in this thread
+            (use :func:`aauthenticate` there).
+
+    Example::
+
+        user = authenticate(flask.request, username=form["username"], password=form["password"])
+        if user is not None:
+            login(flask.request, user)
+    """
+    auth = get_auth(request)
+    for backend in _candidates(auth, request, credentials):
+        try:
+            user = _run(backend.authenticate(request, **credentials), "authenticate()")  # type: ignore[attr-defined]
+        except PermissionDenied:
+            break
+        if user is not None:
+            return _annotate(user, backend)
+    user_login_failed.send_robust(
+        LOGIN_FAILED_SENDER, credentials=scrub_credentials(credentials), request=request
+    )
+    return None
+
+
+async def aauthenticate(request: Any, **credentials: Any) -> Any | None:
+    """The async twin of :func:`authenticate`: awaits async backends, runs sync ones in a
+    worker thread, and sends ``user_login_failed`` with ``asend_robust``."""
+    auth = get_auth(request)
+    for backend in _candidates(auth, request, credentials):
+        try:
+            user = await _acall(backend, "authenticate", request, **credentials)
+        except PermissionDenied:
+            break
+        if user is not None:
+            return _annotate(user, backend)
+    await user_login_failed.asend_robust(
+        LOGIN_FAILED_SENDER, credentials=scrub_credentials(credentials), request=request
+    )
+    return None
+
+
+# -- login ---------------------------------------------------------------------------
+
+
+def _store_login(request: Any, user: Any, backend: object | None) -> None:
+    session, auth = get_session(request), get_auth(request)
+    user_id = _user_id(user)
+    if backend is None:
+        path = getattr(user, "backend", None)
+        if path is None or _find_backend(auth, path) is None:
+            if len(auth.backends) != 1:
+                raise ValueError(
+                    "login() cannot tell which backend loaded this user: pass backend=..., "
+                    "or log in a user returned by authenticate()"
+                )
+            path = _backend_path(auth.backends[0])
+    else:
+        path = _backend_path(backend)
+    new_hash = session_auth_hash(user, auth.secret_keys[0])
+    if SESSION_USER_ID in session:
+        stored = session.get(SESSION_HASH)
+        if session[SESSION_USER_ID] != user_id or not session_auth_hash_matches(
+            user, stored, auth.secret_keys
+        ):
+            # Someone else's session, or one from before a password change: nothing
+            # of it may carry over to this user.
+            session.flush()
+        else:
+            session.cycle_key()
+    else:
+        session.cycle_key()  # a new key on login: a key known before it is worthless
+    session[SESSION_USER_ID] = user_id
+    session[SESSION_BACKEND] = path
+    if new_hash is None:
+        session.pop(SESSION_HASH, None)
+    else:
+        session[SESSION_HASH] = new_hash
+    _remember(request, user)
+
+
+def login(request: Any, user: Any, backend: object | None = None) -> None:
+    """Log *user* in on this request's session, then send ``user_logged_in``.
+
+    The session gets a new key (its data kept), or is flushed first if it belonged to
+    another user or to this user before a password change. It then stores the user's
+    id, the backend and the user's session hash.
+
+    Args:
+        request: the app's request (see the module docstring).
+        user: a user returned by :func:`authenticate` (or any object with ``id``).
+        backend: the backend the user came from; needed only when *user* did not come
+            from :func:`authenticate` and several backends are configured.
+    """
+    _store_login(request, user, backend)
+    user_logged_in.send_robust(type(user), request=request, user=user)
+
+
+async def alogin(request: Any, user: Any, backend: object | None = None) -> None:
+    """The async twin of :func:`login` (``user_logged_in`` sent with ``asend_robust``)."""
+    _store_login(request, user, backend)
+    await user_logged_in.asend_robust(type(user), request=request, user=user)
+
+
+def update_session_auth_hash(request: Any, user: Any) -> None:
+    """Keep this session logged in after *user*'s password changed.
+
+    Gives the session a new key and stores the new session hash; every other session
+    of the user is logged out on its next request. Call it after saving the password.
+    """
+    session, auth = get_session(request), get_auth(request)
+    session.cycle_key()
+    if session.get(SESSION_USER_ID) == _user_id(user):
+        new_hash = session_auth_hash(user, auth.secret_keys[0])
+        if new_hash is not None:
+            session[SESSION_HASH] = new_hash
+        _remember(request, user)
+
+
+# -- logout --------------------------------------------------------------------------
+
+
+def _logged_out(request: Any, session: Session) -> None:
+    session.flush()
+    _remember(request, ANONYMOUS)
+
+
+def logout(request: Any) -> None:
+    """Send ``user_logged_out``, then flush the session (new key, no data).
+
+    ``sender`` is the user's type, or ``None`` with ``user=None`` when nobody was
+    logged in. The old session key is deleted from the store, so the old cookie no
+    longer authenticates.
+    """
+    user = get_user(request)
+    real = user if getattr(user, "is_authenticated", False) else None
+    user_logged_out.send_robust(
+        type(real) if real is not None else None, request=request, user=real
+    )
+    _logged_out(request, get_session(request))
+
+
+async def alogout(request: Any) -> None:
+    """The async twin of :func:`logout`."""
+    user = await aget_user(request)
+    real = user if getattr(user, "is_authenticated", False) else None
+    await user_logged_out.asend_robust(
+        type(real) if real is not None else None, request=request, user=real
+    )
+    _logged_out(request, get_session(request))
+
+
+# -- the request's user --------------------------------------------------------------
+
+
+def _stored_backend(request: Any) -> tuple[Session, SessionAuth, Any, object | None]:
+    session, auth = get_session(request), get_auth(request)
+    user_id = session.get(SESSION_USER_ID)
+    backend = None if user_id is None else _find_backend(auth, session.get(SESSION_BACKEND))
+    return session, auth, user_id, backend
+
+
+def _checked(request: Any, session: Session, auth: SessionAuth, user: Any) -> Any:
+    if user is None:
+        return ANONYMOUS
+    stored = session.get(SESSION_HASH)
+    if not session_auth_hash_matches(user, stored, auth.secret_keys):
+        # The password changed since this session logged in: log it out everywhere.
+        session.flush()
+        return ANONYMOUS
+    current = session_auth_hash(user, auth.secret_keys[0])
+    if current is not None and stored != current:
+        session[SESSION_HASH] = current  # matched an old key: re-sign with the new one
+    return user
+
+
+def get_user(request: Any) -> Any:
+    """The user logged in on this request, or :data:`ANONYMOUS`.
+
+    Loaded once per request from the session's backend and kept on the request. A
+    session whose stored hash no longer matches the user (the password changed) is
+    flushed, and the request is anonymous.
+    """
+    space = _space(request)
+    if USER_KEY in space:
+        return space[USER_KEY]
+    session, auth, user_id, backend = _stored_backend(request)
+    user = None
+    if backend is not None:
+        user = _run(backend.get_user(user_id), "get_user()")  # type: ignore[attr-defined]
+    user = _checked(request, session, auth, user)
+    _remember(request, user)
+    return user
+
+
+async def aget_user(request: Any) -> Any:
+    """The async twin of :func:`get_user`."""
+    space = _space(request)
+    if USER_KEY in space:
+        return space[USER_KEY]
+    session, auth, user_id, backend = _stored_backend(request)
+    user = None
+    if backend is not None:
+        user = await _acall(backend, "get_user", user_id)
+    user = _checked(request, session, auth, user)
+    _remember(request, user)
+    return user
