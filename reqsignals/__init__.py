@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ._wrap import wrap
 from .dispatch import Signal, receiver
 from .signals import (
     connection_created,
@@ -26,4 +27,5 @@ __all__ = [
     "user_logged_in",
     "user_logged_out",
     "user_login_failed",
+    "wrap",
 ]
