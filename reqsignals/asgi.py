@@ -13,14 +13,14 @@ import time
 from collections.abc import Awaitable
 from typing import Any
 
+from ._keys import HANDLED_KEY, REPORTED_KEY, SENT_KEY
 from .signals import got_request_exception, request_finished, request_started
 from .types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["SCOPE_KEY", "SignalsMiddleware"]
+#: The scope key an instance marks its requests with (see reqsignals._keys).
+SCOPE_KEY = SENT_KEY
 
-#: Set in the scope by the instance that sends the signals, so that an inner
-#: instance around the same request passes it through (applied twice, sent once).
-SCOPE_KEY = "reqsignals.signals_sent"
+__all__ = ["SCOPE_KEY", "SignalsMiddleware"]
 
 # What `status` is for a websocket connection whose app answers with these messages.
 # A close before the handshake is accepted is answered with HTTP 403 (ASGI spec,
@@ -99,7 +99,7 @@ class SignalsMiddleware:
         await self._signalled(scope, receive, send)
 
     async def _signalled(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope[SCOPE_KEY] = True
+        scope[SCOPE_KEY] = self
         sender = self.sender
         strict = self.strict
         status: int | None = None
@@ -131,11 +131,22 @@ class SignalsMiddleware:
             except Exception as exc:
                 # Includes OSError from send() after a disconnect (ASGI spec 2.4):
                 # the app let it escape, so it is the app's exception.
-                if strict:
-                    await got_request_exception.asend(sender, scope=scope, exception=exc)
-                else:
-                    await got_request_exception.asend_robust(sender, scope=scope, exception=exc)
+                if REPORTED_KEY not in scope:
+                    scope[REPORTED_KEY] = exc
+                    if strict:
+                        await got_request_exception.asend(sender, scope=scope, exception=exc)
+                    else:
+                        await got_request_exception.asend_robust(sender, scope=scope, exception=exc)
                 raise
+            handled = scope.get(HANDLED_KEY)
+            if handled is not None and REPORTED_KEY not in scope:
+                # The framework answered an exception with an error response of its
+                # own and an integration told us (reqsignals.contrib): report it now.
+                scope[REPORTED_KEY] = handled
+                if strict:
+                    await got_request_exception.asend(sender, scope=scope, exception=handled)
+                else:
+                    await got_request_exception.asend_robust(sender, scope=scope, exception=handled)
         finally:
             # Also on CancelledError, which then propagates: it was caught by this
             # finally, so the task is not re-cancelled by our own awaits.

@@ -21,14 +21,11 @@ from collections.abc import Callable, Iterable, Iterator
 from time import perf_counter
 from typing import Any
 
+from ._keys import REPORTED_KEY, SENT_KEY
 from .signals import got_request_exception, request_finished, request_started
 from .types import Environ, ExcInfo, StartResponse, WSGIApp
 
-__all__ = ["SignalsMiddleware"]
-
-#: Set in the environ by the instance that sends for this request; any instance
-#: further in sees it and passes the request through, so nothing is sent twice.
-SENT_KEY = "reqsignals.signals_sent"
+__all__ = ["SENT_KEY", "SignalsMiddleware"]
 
 
 class SignalsMiddleware:
@@ -86,7 +83,7 @@ class SignalsMiddleware:
             SENT_KEY in environ
         ):
             return app(environ, start_response)
-        environ[SENT_KEY] = True
+        environ[SENT_KEY] = self
         return _Response(self, environ, start_response).run()
 
 
@@ -103,7 +100,6 @@ class _Response:
         "_app",
         "_close_inner",
         "_closed",
-        "_reported",
         "_result",
         "_sender",
         "_server_start_response",
@@ -122,7 +118,6 @@ class _Response:
         self.environ = environ
         self._server_start_response = start_response
         self._status: str | None = None
-        self._reported = False
         self._closed = False
         self._close_inner: Callable[[], object] | None = None
 
@@ -234,8 +229,11 @@ class _Response:
 
     def _report(self, exc: Exception) -> None:
         # Called inside the `except` block, so sys.exc_info() is `exc` for receivers.
-        if not self._reported:
-            self._reported = True
+        # At most one per request: a framework integration may have reported it
+        # already (Flask and Django turn a view's exception into a 500 themselves).
+        environ = self.environ
+        if REPORTED_KEY not in environ:
+            environ[REPORTED_KEY] = exc
             if self._strict:
                 got_request_exception.send(self._sender, environ=self.environ, exception=exc)
             else:

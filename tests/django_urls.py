@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
 from tests.asgi_django import urlpatterns as asgi_patterns
 from tests.wsgi_apps_django import urlpatterns as wsgi_patterns
 
-urlpatterns = [*wsgi_patterns, *asgi_patterns]
+
+def contrib_boom(request: HttpRequest) -> HttpResponse:
+    raise LookupError("raised by a Django view")
+
+
+def contrib_ok(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(b"ok")
+
+
+urlpatterns = [
+    *wsgi_patterns,
+    *asgi_patterns,
+    path("contrib/boom", contrib_boom),
+    path("contrib/ok", contrib_ok),
+]

@@ -560,8 +560,10 @@ def test_applied_twice_sends_once(make: Callable[[], ASGIApp], path: str, record
     messages = run(communicate(make(), http_scope(path)))
     assert messages[0]["status"] == 200
     recorder.assert_order(request_started, request_finished)
-    # The namespaced mark the outer instance leaves in the scope, visible to the app.
-    assert recorder.of(request_started)[0].kwargs["scope"][SCOPE_KEY] is True
+    # The namespaced mark the outer instance leaves in the scope: the instance itself.
+    mark = recorder.of(request_started)[0].kwargs["scope"][SCOPE_KEY]
+    assert isinstance(mark, SignalsMiddleware)
+    assert mark.sender is recorder.of(request_started)[0].sender
 
 
 SIGNALS = [

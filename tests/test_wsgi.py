@@ -464,7 +464,7 @@ def test_wrapped_twice_only_the_outermost_sends(recorder: Capture) -> None:
     assert body == b"ab"
     recorder.assert_order(request_started, request_finished)
     assert {s.sender for s in recorder} == {"outer"}
-    assert environ[SENT_KEY] is True
+    assert environ[SENT_KEY] is outer  # the outermost instance marks the request
 
 
 def test_not_callable_app_is_a_type_error() -> None:

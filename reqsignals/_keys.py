@@ -1,0 +1,19 @@
+"""Keys reqsignals puts into a request's WSGI environ or ASGI scope.
+
+Namespaced (``reqsignals.``) so they never collide with a server's or a framework's.
+"""
+
+from __future__ import annotations
+
+#: The signals middleware sending this request's signals (the instance). An inner
+#: instance around the same request sees it and passes the request through; the
+#: framework integrations read its ``sender`` and ``strict`` from it.
+SENT_KEY = "reqsignals.signals_sent"
+
+#: The exception ``got_request_exception`` was sent for: at most one per request.
+REPORTED_KEY = "reqsignals.exception_reported"
+
+#: An exception the framework turned into an error response itself, left by an
+#: integration for the ASGI middleware to report (with ``asend``, in the request's
+#: task) once the app returns.
+HANDLED_KEY = "reqsignals.handled_exception"
