@@ -1,0 +1,263 @@
+"""The demo that ``reqsignals run`` serves when given no app.
+
+A small Starlette app with session auth on SQLite (a session store and a user table in
+one data folder), seeded with a demo user. Its pages: ``/`` (who am I), ``/login``,
+``/logout``, ``/stream`` (a streamed response), ``/boom`` (raises), and ``/feed``, a page
+that shows every signal as it fires, through server-sent events from ``/events``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+import secrets
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from ..auth import SessionAuth, SQLiteBackend, SQLiteStore, aauthenticate, alogin, alogout
+from ..cli import SignalLog
+from ..dispatch import Signal
+from ..signals import ALL_SIGNALS
+
+__all__ = ["DEMO_USERNAME", "SignalFeed", "build"]
+
+DEMO_USERNAME = "demo"
+_FEED_PATHS = ("/events",)
+
+
+class SignalFeed:
+    """Fans every signal out to the browsers watching ``/events``.
+
+    Receivers may run on the event loop (ASGI sends) or in worker threads (a store
+    opening a connection); each event is handed to the loop thread-safely.
+    """
+
+    def __init__(self) -> None:
+        self._formatter = SignalLog(as_json=True)
+        self._queues: set[asyncio.Queue[str]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def receive(self, signal: Signal, sender: Any, **kwargs: Any) -> None:
+        record = self._formatter.record(signal, sender, kwargs)
+        if record.get("path") in _FEED_PATHS:
+            return  # the feed's own connection is not news
+        event = json.dumps(record, default=str)
+        with self._lock:
+            loop, queues = self._loop, list(self._queues)
+        if loop is None or loop.is_closed():
+            return
+        for q in queues:
+            loop.call_soon_threadsafe(q.put_nowait, event)
+
+    def subscribe(self) -> asyncio.Queue[str]:
+        q: asyncio.Queue[str] = asyncio.Queue()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._queues.add(q)
+        return q
+
+    def unsubscribe(self, q: asyncio.Queue[str]) -> None:
+        with self._lock:
+            self._queues.discard(q)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title} · reqsignals demo</title>
+<style>
+body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; }}
+nav a {{ margin-right: 1rem; }} .error {{ color: #b00020; }}
+#feed li {{ font-family: ui-monospace, monospace; font-size: 14px; }}
+</style></head>
+<body><nav><a href="/">Home</a><a href="/login">Log in</a><a href="/feed">Live feed</a>
+<a href="/stream">Stream</a><a href="/boom">Raise</a></nav>
+<h1>{title}</h1>
+{body}
+</body></html>"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status)
+
+
+def _logout_form() -> str:
+    return '<form method="post" action="/logout"><button id="logout">Log out</button></form>'
+
+
+async def home(request: Request) -> Response:
+    user = request.scope.get("user")
+    if user is not None and getattr(user, "is_authenticated", False):
+        name = html.escape(str(user.username))
+        body = f'<p>Logged in as <strong id="who">{name}</strong>.</p>{_logout_form()}'
+    else:
+        body = '<p id="who-anon">You are not logged in. <a href="/login">Log in</a>.</p>'
+    return _page("reqsignals demo", body)
+
+
+_LOGIN_FORM = """{error}
+<form method="post" action="/login">
+<p><label>User name <input name="username" id="username" autocomplete="username"></label></p>
+<p><label>Password <input name="password" id="password" type="password"
+ autocomplete="current-password"></label></p>
+<p><button id="login">Log in</button></p></form>"""
+
+
+async def login_page(request: Request) -> Response:
+    if request.method == "GET":
+        return _page("Log in", _LOGIN_FORM.format(error=""))
+    form = await request.form()
+    username, password = form.get("username"), form.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        return _page("Log in", _LOGIN_FORM.format(error=_error("Fill in both fields.")), 400)
+    user = await aauthenticate(request, username=username, password=password)
+    if user is None:
+        error = _error("Wrong user name or password.")
+        return _page("Log in", _LOGIN_FORM.format(error=error), 401)
+    await alogin(request, user)
+    return RedirectResponse("/", status_code=303)
+
+
+def _error(message: str) -> str:
+    return f'<p class="error" id="error">{html.escape(message)}</p>'
+
+
+async def logout(request: Request) -> Response:
+    await alogout(request)
+    return RedirectResponse("/", status_code=303)
+
+
+async def stream(request: Request) -> Response:
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(1, 6):
+            yield f"chunk {i} of 5\n".encode()
+            await asyncio.sleep(0.2)
+
+    return StreamingResponse(chunks(), media_type="text/plain")
+
+
+async def boom(request: Request) -> Response:
+    raise RuntimeError("the demo's /boom endpoint raised this on purpose")
+
+
+_FEED_PAGE = """<p>Every signal, as it fires. Open <a href="/login" target="_blank">the login
+page</a> in another tab and watch.</p>
+<ol id="feed"></ol>
+<script>
+const feed = document.getElementById("feed");
+const source = new EventSource("/events");
+source.onmessage = (e) => {
+  const r = JSON.parse(e.data);
+  const li = document.createElement("li");
+  li.dataset.signal = r.signal;
+  const extra = ["method", "path", "status", "duration_ms", "user", "exception", "credentials"]
+    .filter((k) => k in r).map((k) => k + "=" + JSON.stringify(r[k])).join(" ");
+  li.textContent = r.time.slice(11) + " " + r.signal + " " + extra;
+  feed.appendChild(li);
+};
+source.onopen = () => document.body.dataset.feed = "open";
+</script>"""
+
+
+async def feed_page(request: Request) -> Response:
+    return _page("Live signal feed", _FEED_PAGE)
+
+
+def _events(feed: SignalFeed) -> Any:
+    async def events(request: Request) -> Response:
+        q = feed.subscribe()
+
+        async def messages() -> AsyncIterator[str]:
+            try:
+                yield ": connected\n\n"
+                while True:
+                    try:
+                        event = await asyncio.wait_for(q.get(), timeout=15)
+                    except asyncio.TimeoutError:
+                        yield ": keep-alive\n\n"
+                        continue
+                    yield f"data: {event}\n\n"
+            finally:
+                feed.unsubscribe(q)
+
+        return StreamingResponse(
+            messages(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    return events
+
+
+def _demo_secrets(data_dir: Path) -> dict[str, str]:
+    """The demo's secret key and user password, made once and kept in the data folder."""
+    path = data_dir / "demo-secrets.json"
+    if path.exists():
+        saved: dict[str, str] = json.loads(path.read_text())
+        return saved
+    values = {
+        "secret_key": secrets.token_urlsafe(32),
+        "password": secrets.token_urlsafe(9),
+    }
+    path.write_text(json.dumps(values))
+    path.chmod(0o600)
+    return values
+
+
+def build(data_dir: Path) -> tuple[Any, list[str]]:
+    """Create the demo app, its data folder and its user; return the app and a banner.
+
+    The returned app is wrapped in the session middleware (not in the signals
+    middleware: ``reqsignals run`` adds that, as it does for any app).
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    values = _demo_secrets(data_dir)
+    backend = SQLiteBackend(str(data_dir / "users.db"))
+    try:
+        backend.set_password(DEMO_USERNAME, values["password"])
+    except LookupError:
+        backend.create_user(DEMO_USERNAME, values["password"])
+    auth = SessionAuth(
+        secret_key=values["secret_key"],
+        store=SQLiteStore(str(data_dir / "sessions.db")),
+        backends=[backend],
+    )
+    feed = SignalFeed()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        for sig in ALL_SIGNALS:
+            sig.connect(feed.receive, weak=False)
+        try:
+            yield
+        finally:
+            for sig in ALL_SIGNALS:
+                sig.disconnect(feed.receive)
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/login", login_page, methods=["GET", "POST"]),
+            Route("/logout", logout, methods=["POST"]),
+            Route("/stream", stream),
+            Route("/boom", boom),
+            Route("/feed", feed_page),
+            Route("/events", _events(feed)),
+        ],
+        lifespan=lifespan,
+    )
+    banner = [
+        "reqsignals demo",
+        f"  data folder: {data_dir.resolve()}",
+        f"  log in as {DEMO_USERNAME!r} with password {values['password']!r}",
+        "  pages: /  /login  /feed (live signals)  /stream  /boom",
+    ]
+    return auth.wrap(app), banner

@@ -1,0 +1,396 @@
+"""`reqsignals run`: errors, serving WSGI and ASGI apps with the live log, and the demo."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reqsignals import (
+    Signal,
+    connection_created,
+    got_request_exception,
+    request_finished,
+    request_started,
+    user_logged_in,
+    user_login_failed,
+)
+from reqsignals.cli import SignalLog, build_parser, check_port_free, load_app
+from tests.support import ROOT, Server, free_port, run_server
+
+CLI = ["python", "-m", "reqsignals", "run"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reqsignals", "run", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+# -- bad input: one line, exit status 2 -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        pytest.param(
+            "tests.no_such_module:app",
+            "cannot import module 'tests.no_such_module'",
+            id="no-module",
+        ),
+        pytest.param(
+            "tests.cli_broken:app", "RuntimeError: this module fails on purpose", id="import-error"
+        ),
+        pytest.param("tests.cli_apps:missing", "has no attribute 'missing'", id="no-attribute"),
+        pytest.param(
+            "tests.cli_apps:not_an_app", "is not a WSGI or ASGI application", id="not-an-app"
+        ),
+        pytest.param("tests.cli_apps", "expected MODULE:APP", id="no-colon"),
+        pytest.param("tests.cli_apps:asgi2_app --interface asgi", "ASGI 2", id="asgi2"),
+    ],
+)
+def test_bad_targets_exit_2_with_one_line(target: str, message: str) -> None:
+    result = run_cli(*target.split())
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("reqsignals: error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_port_in_use_exits_2() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("tests.cli_apps:wsgi_app", "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "--port" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("port", ["0", "70000"])
+def test_port_out_of_range_exits_2(port: str) -> None:
+    result = run_cli("tests.cli_apps:wsgi_app", "--port", port)
+    assert result.returncode == 2
+    assert "--port must be between 1 and 65535" in result.stderr
+
+
+def test_unknown_option_is_an_argparse_error() -> None:
+    result = run_cli("--bogus")
+    assert result.returncode == 2
+    assert "unrecognized arguments: --bogus" in result.stderr
+
+
+def test_load_app_follows_dotted_attributes() -> None:
+    from tests.cli_apps import wsgi_app
+
+    assert load_app("tests.cli_apps:Nested.app") is wsgi_app
+
+
+def test_check_port_free_accepts_a_free_port() -> None:
+    check_port_free("127.0.0.1", free_port())
+
+
+def test_parser_defaults() -> None:
+    args = build_parser().parse_args(["run"])
+    assert (args.app, args.host, args.port, args.json) == (None, "127.0.0.1", 8000, False)
+
+
+# -- the log -----------------------------------------------------------------------------
+
+
+class User:
+    username = "ada"
+
+
+class Request:
+    def __init__(self, scope: dict[str, Any]) -> None:
+        self.scope = scope
+
+
+ENVIRON = {"REQUEST_METHOD": "POST", "PATH_INFO": "/login"}
+SCOPE = {"type": "http", "method": "GET", "path": "/items"}
+
+
+@pytest.mark.parametrize(
+    ("signal", "kwargs", "expected"),
+    [
+        pytest.param(
+            request_started, {"environ": ENVIRON}, "request_started  POST /login", id="wsgi"
+        ),
+        pytest.param(
+            request_finished,
+            {"scope": SCOPE, "status": 201, "duration": 0.0123},
+            "request_finished  GET /items  201  12.3 ms",
+            id="asgi-finished",
+        ),
+        pytest.param(
+            got_request_exception,
+            {"scope": SCOPE, "exception": ValueError("bad")},
+            "got_request_exception  GET /items  exception=ValueError: bad",
+            id="exception",
+        ),
+        pytest.param(
+            user_logged_in,
+            {"request": Request(SCOPE), "user": User()},
+            "user_logged_in  GET /items  user=ada",
+            id="user",
+        ),
+        pytest.param(
+            user_login_failed,
+            {"request": ENVIRON, "credentials": {"username": "ada", "password": "*" * 20}},
+            "user_login_failed  POST /login  credentials={'username': 'ada', 'password': "
+            "'********************'}",
+            id="login-failed",
+        ),
+        pytest.param(
+            request_started,
+            {"scope": {"type": "websocket", "path": "/ws"}},
+            "request_started  WS /ws",
+            id="websocket",
+        ),
+    ],
+)
+def test_readable_lines(signal: Signal, kwargs: dict[str, Any], expected: str) -> None:
+    line = SignalLog(io.StringIO(), color=False).format(signal, None, kwargs)
+    columns = re.sub(" {2,}", "  ", line)  # the signal name is padded to a column
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}  " + re.escape(expected), columns), line
+
+
+def test_json_lines_and_connection_created() -> None:
+    class Store:
+        pass
+
+    log = SignalLog(io.StringIO(), as_json=True)
+    rec = json.loads(log.format(connection_created, Store, {"connection": object()}))
+    assert rec["signal"] == "connection_created"
+    assert rec["store"] == "Store"
+    rec = json.loads(
+        log.format(request_finished, None, {"environ": ENVIRON, "status": None, "duration": 1})
+    )
+    assert rec["status"] is None
+    assert rec["duration_ms"] == 1000.0
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [(200, "32"), (404, "33"), (500, "31"), (None, "31")],
+)
+def test_finished_lines_are_coloured_by_status(status: int | None, code: str) -> None:
+    log = SignalLog(io.StringIO(), color=True)
+    line = log.format(request_finished, None, {"scope": SCOPE, "status": status, "duration": 0})
+    assert line.startswith(f"\x1b[{code}m")
+    assert line.endswith("\x1b[0m")
+
+
+def test_colour_is_off_for_a_pipe_and_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert SignalLog(io.StringIO()).color is False
+    monkeypatch.setenv("NO_COLOR", "1")
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert SignalLog(Tty()).color is False
+    monkeypatch.delenv("NO_COLOR")
+    assert SignalLog(Tty()).color is True
+
+
+def test_log_connects_and_writes_each_signal_once() -> None:
+    out = io.StringIO()
+    log = SignalLog(out, color=False)
+    log.connect()
+    try:
+        request_started.send("app", environ=ENVIRON)
+    finally:
+        log.disconnect()
+    request_started.send("app", environ=ENVIRON)
+    assert out.getvalue().count("request_started") == 1
+
+
+# -- serving real apps ---------------------------------------------------------------------
+
+
+def wait_for_output(server: Server, pattern: str, timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        out = server.output()
+        if re.search(pattern, out):
+            return out
+        time.sleep(0.05)
+    raise AssertionError(f"{pattern!r} not in the server output:\n{server.output()}")
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("target", "server_name", "body"),
+    [
+        pytest.param("tests.cli_apps:wsgi_app", "waitress", b"hello from wsgi", id="wsgi"),
+        pytest.param("tests.cli_apps:asgi_app", "uvicorn", b"hello from asgi", id="asgi"),
+    ],
+)
+def test_run_serves_an_app_and_logs_its_signals(target: str, server_name: str, body: bytes) -> None:
+    with run_server([*CLI, target, "--port", "{port}"]) as server:
+        response = httpx.get(f"{server.url}/hello")
+        assert response.content == body
+        out = wait_for_output(server, r"request_finished\s+GET /hello  200  [\d.]+ ms")
+    assert f"with {server_name}" in out
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3}  request_started\s+GET /hello\n", out)
+    assert "\x1b[" not in out  # not a terminal: no colour
+
+
+@pytest.mark.server
+def test_run_logs_exceptions_and_json() -> None:
+    with run_server([*CLI, "tests.cli_apps:wsgi_app", "--port", "{port}", "--json"]) as server:
+        assert httpx.get(f"{server.url}/boom").status_code == 500
+        out = wait_for_output(server, r'"signal": "request_finished".*"path": "/boom"')
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert [r["signal"] for r in records] == [
+        "request_started",
+        "got_request_exception",
+        "request_finished",
+    ]
+    assert records[1]["exception"] == "ZeroDivisionError: raised by the WSGI test app"
+    assert records[2]["status"] is None  # the app raised before starting a response
+
+
+# -- the demo ------------------------------------------------------------------------------
+
+
+def demo_password(out: str) -> str:
+    match = re.search(r"log in as 'demo' with password '([^']+)'", out)
+    assert match, out
+    return match.group(1)
+
+
+@pytest.mark.server
+def test_demo_logs_in_fails_streams_raises_and_logs_out(tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    with run_server([*CLI, "--port", "{port}", "--data-dir", str(data)]) as server:
+        out = wait_for_output(server, "Serving ASGI")
+        password = demo_password(out)
+        assert (data / "users.db").exists()
+        with httpx.Client(base_url=server.url) as client:
+            assert "You are not logged in" in client.get("/").text
+            bad = client.post("/login", data={"username": "demo", "password": "wrong-guess"})
+            assert bad.status_code == 401
+            ok = client.post("/login", data={"username": "demo", "password": password})
+            assert ok.status_code == 303
+            assert 'id="who">demo<' in client.get("/").text
+            assert client.get("/stream").text == "".join(f"chunk {i} of 5\n" for i in range(1, 6))
+            # uvicorn closes a connection whose app raised: a connection of its own.
+            assert httpx.get(f"{server.url}/boom").status_code == 500
+            client.post("/logout")
+            assert "You are not logged in" in client.get("/").text
+        out = wait_for_output(server, r"user_logged_out\s+POST /logout  user=demo")
+    assert re.search(
+        r"user_login_failed\s+POST /login  credentials=\{'username': 'demo', "
+        r"'password': '\*{20}'\}",
+        out,
+    )
+    assert "wrong-guess" not in out
+    assert password not in out.split("with password", 1)[1].split("\n", 1)[1]
+    assert re.search(r"user_logged_in\s+POST /login  user=demo", out)
+    assert re.search(r"got_request_exception\s+GET /boom  exception=RuntimeError", out)
+    assert re.search(r"connection_created\s+store=SQLiteStore", out)
+
+
+@pytest.mark.server
+def test_demo_keeps_its_user_and_secret_across_restarts(tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    passwords = []
+    for _ in range(2):
+        with run_server([*CLI, "--port", "{port}", "--data-dir", str(data)]) as server:
+            passwords.append(demo_password(wait_for_output(server, "Serving ASGI")))
+    assert passwords[0] == passwords[1]
+    assert (data / "demo-secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.server
+def test_demo_feed_streams_signals_as_server_sent_events(tmp_path: Path) -> None:
+    with run_server([*CLI, "--port", "{port}", "--data-dir", str(tmp_path)]) as server:
+        wait_for_output(server, "Serving ASGI")
+        events: list[dict[str, Any]] = []
+        with (
+            httpx.Client(base_url=server.url, timeout=10) as client,
+            client.stream("GET", "/events") as feed,
+        ):
+            lines = feed.iter_lines()
+            assert next(lines) == ": connected"
+            httpx.get(f"{server.url}/stream")
+            for line in lines:
+                if line.startswith("data: "):
+                    events.append(json.loads(line[6:]))
+                if events and events[-1]["signal"] == "request_finished":
+                    break
+    assert [(e["signal"], e.get("path")) for e in events] == [
+        ("request_started", "/stream"),
+        ("request_finished", "/stream"),
+    ]
+    assert events[1]["status"] == 200
+
+
+# -- the demo in a real browser ------------------------------------------------------------
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.browser
+@pytest.mark.server
+def test_demo_in_a_real_browser(tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    assert CHROMIUM.exists(), "Chromium is installed by scripts/test (apt package chromium)"
+    with run_server([*CLI, "--port", "{port}", "--data-dir", str(tmp_path)]) as server:
+        password = demo_password(wait_for_output(server, "Serving ASGI"))
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+            try:
+                context = browser.new_context()
+                feed = context.new_page()
+                feed.goto(f"{server.url}/feed")
+                expect(feed.locator("body")).to_have_attribute("data-feed", "open")
+                page = context.new_page()
+                page.goto(f"{server.url}/login")
+                page.fill("#username", "demo")
+                page.fill("#password", password)
+                page.click("#login")
+                expect(page.locator("#who")).to_have_text("demo")
+                logged_in = feed.locator('#feed li[data-signal="user_logged_in"]')
+                expect(logged_in).to_have_count(1)
+                expect(logged_in).to_contain_text('user="demo"')
+                page.click("#logout")
+                expect(page.locator("#who-anon")).to_be_visible()
+                logged_out = feed.locator('#feed li[data-signal="user_logged_out"]')
+                expect(logged_out).to_have_count(1)
+                expect(logged_out).to_contain_text('user="demo"')
+                assert password not in feed.content()
+            finally:
+                browser.close()
