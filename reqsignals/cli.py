@@ -203,8 +203,8 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def serve(app: Any, interface: str, host: str, port: int) -> None:  # pragma: no cover
-    """Serve *app* until interrupted (run in a subprocess by the tests)."""
+def serve(app: Any, interface: str, host: str, port: int) -> None:
+    """Serve *app* until interrupted."""
     if interface == "asgi":
         import uvicorn
 
