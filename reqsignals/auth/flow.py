@@ -6,8 +6,9 @@ middleware (``SessionAuth(...).wrap(app)``) around the app. The ``a``-prefixed t
 are for async code: they await async backends (and run sync ones in a worker thread)
 and send the auth signals with ``asend_robust``, so async receivers work.
 
-The session holds three keys: the user's id, the backend that loaded it, and the
-user's session hash (an HMAC of the password hash). A request whose session hash no
+The session holds three keys: the user's id, the backend that loaded it (its class
+path, with ``#n`` when several configured backends share a class), and the user's
+session hash (an HMAC of the password hash). A request whose session hash no
 longer matches — the password changed since — is anonymous and its session flushed.
 """
 
@@ -320,6 +321,18 @@ def login(request: Any, user: Any, backend: object | None = None) -> None:
         user: a user returned by :func:`authenticate` (or any object with ``id``).
         backend: the backend the user came from; needed only when *user* did not come
             from :func:`authenticate` and several backends are configured.
+
+    Raises:
+        ValueError: *user* has no ``id`` (or ``pk``); the backend cannot be told; or
+            *backend* is not one of ``SessionAuth``'s backends.
+        RuntimeError: the session middleware is not installed, or an async receiver
+            is connected and an event loop runs in this thread (use :func:`alogin`).
+
+    Example::
+
+        user = authenticate(request, username="ada", password=form["password"])
+        if user is not None:
+            login(request, user)
     """
     _store_login(request, user, backend)
     _send(user_logged_in, type(user), "alogin", request=request, user=user)
@@ -335,7 +348,13 @@ def update_session_auth_hash(request: Any, user: Any) -> None:
     """Keep this session logged in after *user*'s password changed.
 
     Gives the session a new key and stores the new session hash; every other session
-    of the user is logged out on its next request. Call it after saving the password.
+    of the user is logged out on its next request. Call it after saving the password,
+    with the updated user (the old object still has the old password hash).
+
+    Example::
+
+        changed = users.set_password(user, new_password)
+        update_session_auth_hash(request, changed)
     """
     session, auth = get_session(request), get_auth(request)
     session.cycle_key()
@@ -360,6 +379,10 @@ def logout(request: Any) -> None:
     ``sender`` is the user's type, or ``None`` with ``user=None`` when nobody was
     logged in. The old session key is deleted from the store, so the old cookie no
     longer authenticates.
+
+    Raises:
+        RuntimeError: the session middleware is not installed, or an async receiver
+            or backend meets an event loop running in this thread (use :func:`alogout`).
     """
     user = get_user(request)
     real = user if getattr(user, "is_authenticated", False) else None
@@ -408,6 +431,16 @@ def get_user(request: Any) -> Any:
     Loaded once per request from the session's backend and kept on the request. A
     session whose stored hash no longer matches the user (the password changed) is
     flushed, and the request is anonymous.
+
+    Raises:
+        RuntimeError: the session middleware is not installed, or the backend is async
+            and an event loop runs in this thread (use :func:`aget_user`).
+
+    Example::
+
+        user = get_user(flask.request)
+        if not user.is_authenticated:
+            return flask.redirect("/login")
     """
     space = _space(request)
     if USER_KEY in space:
