@@ -6,8 +6,9 @@ middleware (``SessionAuth(...).wrap(app)``) around the app. The ``a``-prefixed t
 are for async code: they await async backends (and run sync ones in a worker thread)
 and send the auth signals with ``asend_robust``, so async receivers work.
 
-The session holds three keys: the user's id, the backend that loaded it, and the
-user's session hash (an HMAC of the password hash). A request whose session hash no
+The session holds three keys: the user's id, the backend that loaded it (its class
+path, with ``#n`` when several configured backends share a class), and the user's
+session hash (an HMAC of the password hash). A request whose session hash no
 longer matches — the password changed since — is anonymous and its session flushed.
 """
 
@@ -19,7 +20,7 @@ import inspect
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from ..dispatch import is_async_callable
+from ..dispatch import Signal, is_async_callable
 from ..signals import user_logged_in, user_logged_out, user_login_failed
 from .exceptions import PermissionDenied
 from .scrub import scrub_credentials
@@ -87,25 +88,38 @@ def _space(request: Any) -> MutableMapping[str, Any]:
     return space
 
 
-def _backend_path(backend: object) -> str:
+def _class_path(backend: object) -> str:
     cls = type(backend)
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _backend_path(auth: SessionAuth, backend: object) -> str | None:
+    """The name *backend* is kept under in the session: its class path, plus ``#n``
+    when several configured backends share that class (two SQLiteBackend files must
+    never load each other's users). ``None`` if it is not one of *auth*'s backends."""
+    path = _class_path(backend)
+    same = [b for b in auth.backends if _class_path(b) == path]
+    for n, configured in enumerate(same):
+        if configured is backend:
+            return path if len(same) == 1 else f"{path}#{n}"
+    return None
+
+
 def _find_backend(auth: SessionAuth, path: object) -> object | None:
     for backend in auth.backends:
-        if _backend_path(backend) == path:
+        if _backend_path(auth, backend) == path:
             return backend
     return None
 
 
-def _user_id(user: object) -> Any:
+def _user_id(user: object) -> int | str:
+    """The id kept in the session: an int or str as is, anything else (a UUID) as str."""
     user_id = getattr(user, "id", None)
     if user_id is None:
         user_id = getattr(user, "pk", None)
     if user_id is None:
         raise ValueError(f"cannot log in {user!r}: it has no 'id' (or 'pk') to keep in the session")
-    return user_id
+    return user_id if isinstance(user_id, (int, str)) else str(user_id)
 
 
 def _takes(method: Any, request: Any, credentials: Mapping[str, Any]) -> bool:
@@ -119,7 +133,7 @@ def _takes(method: Any, request: Any, credentials: Mapping[str, Any]) -> bool:
     return True
 
 
-def _run(value: Any, what: str) -> Any:
+def _run(value: Any, what: str, twin: str) -> Any:
     """A backend's result in sync code: awaited on a private loop if it is awaitable."""
     if not inspect.isawaitable(value):
         return value
@@ -133,7 +147,21 @@ def _run(value: Any, what: str) -> Any:
         return asyncio.run(wait())
     if inspect.iscoroutine(value):
         value.close()
-    raise RuntimeError(f"{what} is async and an event loop is running: use the a-prefixed twin")
+    raise RuntimeError(
+        f"the backend's {what} is async and an event loop is running in this thread: "
+        f"use 'await {twin}(...)' instead"
+    )
+
+
+def _send(signal: Signal, sender: Any, twin: str, **named: Any) -> None:
+    """``send_robust`` from the sync functions, with an error that names their twin."""
+    try:
+        signal.send_robust(sender, **named)
+    except RuntimeError as exc:  # async receivers, and a loop runs in this thread
+        raise RuntimeError(
+            f"{signal.name} has async receivers and an event loop is running in this "
+            f"thread: use 'await {twin}(...)' instead"
+        ) from exc
 
 
 async def _acall(backend: object, name: str, *args: Any, **kwargs: Any) -> Any:
@@ -154,10 +182,10 @@ def _remember(request: Any, user: Any) -> None:
         space["user"] = user
 
 
-def _annotate(user: Any, backend: object) -> Any:
+def _annotate(auth: SessionAuth, user: Any, backend: object) -> Any:
     # A user object that takes no new attributes: login() is told the backend instead.
     with contextlib.suppress(AttributeError):
-        user.backend = _backend_path(backend)
+        user.backend = _backend_path(auth, backend)
     return user
 
 
@@ -200,13 +228,21 @@ def authenticate(request: Any, **credentials: Any) -> Any | None:
     auth = get_auth(request)
     for backend in _candidates(auth, request, credentials):
         try:
-            user = _run(backend.authenticate(request, **credentials), "authenticate()")  # type: ignore[attr-defined]
+            user = _run(
+                backend.authenticate(request, **credentials),  # type: ignore[attr-defined]
+                "authenticate()",
+                "aauthenticate",
+            )
         except PermissionDenied:
             break
         if user is not None:
-            return _annotate(user, backend)
-    user_login_failed.send_robust(
-        LOGIN_FAILED_SENDER, credentials=scrub_credentials(credentials), request=request
+            return _annotate(auth, user, backend)
+    _send(
+        user_login_failed,
+        LOGIN_FAILED_SENDER,
+        "aauthenticate",
+        credentials=scrub_credentials(credentials),
+        request=request,
     )
     return None
 
@@ -221,7 +257,7 @@ async def aauthenticate(request: Any, **credentials: Any) -> Any | None:
         except PermissionDenied:
             break
         if user is not None:
-            return _annotate(user, backend)
+            return _annotate(auth, user, backend)
     await user_login_failed.asend_robust(
         LOGIN_FAILED_SENDER, credentials=scrub_credentials(credentials), request=request
     )
@@ -234,6 +270,7 @@ async def aauthenticate(request: Any, **credentials: Any) -> Any | None:
 def _store_login(request: Any, user: Any, backend: object | None) -> None:
     session, auth = get_session(request), get_auth(request)
     user_id = _user_id(user)
+    path: str | None
     if backend is None:
         path = getattr(user, "backend", None)
         if path is None or _find_backend(auth, path) is None:
@@ -242,9 +279,14 @@ def _store_login(request: Any, user: Any, backend: object | None) -> None:
                     "login() cannot tell which backend loaded this user: pass backend=..., "
                     "or log in a user returned by authenticate()"
                 )
-            path = _backend_path(auth.backends[0])
+            path = _backend_path(auth, auth.backends[0])
     else:
-        path = _backend_path(backend)
+        path = _backend_path(auth, backend)
+        if path is None:
+            raise ValueError(
+                f"login() got backend={backend!r}, which is not one of SessionAuth's "
+                "backends: its users could not be loaded again; add it to backends=[...]"
+            )
     new_hash = session_auth_hash(user, auth.secret_keys[0])
     if SESSION_USER_ID in session:
         stored = session.get(SESSION_HASH)
@@ -279,9 +321,21 @@ def login(request: Any, user: Any, backend: object | None = None) -> None:
         user: a user returned by :func:`authenticate` (or any object with ``id``).
         backend: the backend the user came from; needed only when *user* did not come
             from :func:`authenticate` and several backends are configured.
+
+    Raises:
+        ValueError: *user* has no ``id`` (or ``pk``); the backend cannot be told; or
+            *backend* is not one of ``SessionAuth``'s backends.
+        RuntimeError: the session middleware is not installed, or an async receiver
+            is connected and an event loop runs in this thread (use :func:`alogin`).
+
+    Example::
+
+        user = authenticate(request, username="ada", password=form["password"])
+        if user is not None:
+            login(request, user)
     """
     _store_login(request, user, backend)
-    user_logged_in.send_robust(type(user), request=request, user=user)
+    _send(user_logged_in, type(user), "alogin", request=request, user=user)
 
 
 async def alogin(request: Any, user: Any, backend: object | None = None) -> None:
@@ -294,7 +348,13 @@ def update_session_auth_hash(request: Any, user: Any) -> None:
     """Keep this session logged in after *user*'s password changed.
 
     Gives the session a new key and stores the new session hash; every other session
-    of the user is logged out on its next request. Call it after saving the password.
+    of the user is logged out on its next request. Call it after saving the password,
+    with the updated user (the old object still has the old password hash).
+
+    Example::
+
+        changed = users.set_password(user, new_password)
+        update_session_auth_hash(request, changed)
     """
     session, auth = get_session(request), get_auth(request)
     session.cycle_key()
@@ -319,12 +379,15 @@ def logout(request: Any) -> None:
     ``sender`` is the user's type, or ``None`` with ``user=None`` when nobody was
     logged in. The old session key is deleted from the store, so the old cookie no
     longer authenticates.
+
+    Raises:
+        RuntimeError: the session middleware is not installed, or an async receiver
+            or backend meets an event loop running in this thread (use :func:`alogout`).
     """
     user = get_user(request)
     real = user if getattr(user, "is_authenticated", False) else None
-    user_logged_out.send_robust(
-        type(real) if real is not None else None, request=request, user=real
-    )
+    sender = type(real) if real is not None else None
+    _send(user_logged_out, sender, "alogout", request=request, user=real)
     _logged_out(request, get_session(request))
 
 
@@ -368,6 +431,16 @@ def get_user(request: Any) -> Any:
     Loaded once per request from the session's backend and kept on the request. A
     session whose stored hash no longer matches the user (the password changed) is
     flushed, and the request is anonymous.
+
+    Raises:
+        RuntimeError: the session middleware is not installed, or the backend is async
+            and an event loop runs in this thread (use :func:`aget_user`).
+
+    Example::
+
+        user = get_user(flask.request)
+        if not user.is_authenticated:
+            return flask.redirect("/login")
     """
     space = _space(request)
     if USER_KEY in space:
@@ -375,7 +448,7 @@ def get_user(request: Any) -> Any:
     session, auth, user_id, backend = _stored_backend(request)
     user = None
     if backend is not None:
-        user = _run(backend.get_user(user_id), "get_user()")  # type: ignore[attr-defined]
+        user = _run(backend.get_user(user_id), "get_user()", "aget_user")  # type: ignore[attr-defined]
     user = _checked(request, session, auth, user)
     _remember(request, user)
     return user

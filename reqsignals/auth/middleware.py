@@ -66,7 +66,8 @@ class SessionAuth:
         cookie_name: the cookie's name.
         max_age: seconds a session lives after its last write — in the cookie's
             ``Max-Age``, the signature's timestamp and the store's expiry.
-        path, domain: the cookie's ``Path`` and ``Domain``.
+        path: the cookie's ``Path``.
+        domain: the cookie's ``Domain`` (none by default: this host only).
         same_site: ``"lax"``, ``"strict"`` or ``"none"`` (which implies ``Secure``).
         https_only: always mark the cookie ``Secure``; otherwise it is marked so when
             the request came over HTTPS.
