@@ -239,6 +239,10 @@ class MemoryBackend(_PasswordBackend):
             user = self._users.get(key) if key is not None else None
             return _copy(user) if user is not None and user.is_active else None
 
+    async def aget_user(self, user_id: object) -> User | None:
+        """:meth:`get_user`, inline: a dict look-up needs no worker thread."""
+        return self.get_user(user_id)
+
 
 def _copy(user: User) -> User:
     # Callers get their own copy: changing it does not change the stored user.
