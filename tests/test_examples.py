@@ -10,7 +10,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -104,10 +104,15 @@ def asgi_client(
 
 def wait_for_output(server: Server, *needles: str, timeout: float = 10) -> str:
     """The server's log once it contains every needle (log lines may lag the response)."""
+    return wait_until(server, lambda out: all(n in out for n in needles), timeout)
+
+
+def wait_until(server: Server, done: Callable[[str], bool], timeout: float = 10) -> str:
+    """The server's log once *done* holds for it, or when *timeout* seconds have passed."""
     deadline = time.monotonic() + timeout
     while True:
         out = server.output()
-        if all(n in out for n in needles) or time.monotonic() > deadline:
+        if done(out) or time.monotonic() > deadline:
             return out
         time.sleep(0.05)
 
@@ -472,16 +477,21 @@ DJANGO_SERVERS = [
 @pytest.mark.server
 @pytest.mark.parametrize(("argv", "target"), DJANGO_SERVERS)
 def test_django_example_receivers_connected_in_ready(argv: list[str], target: str):
+    timing_re = re.compile(rf"{TIMING} (GET \S+ \S+) ")
     with run_server([*argv, target]) as server:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             for _ in range(3):
                 assert client.get("/").text == "Hello from Django\n"
             assert client.get("/nope").status_code == 404
+            # request_finished comes once the app returns, which may be after the client
+            # has its response: wait for every request's receivers to have run.
+            wait_until(server, lambda out: len(timing_re.findall(out)) == 4)
             metrics = client.get("/metrics")
-        out = wait_for_output(server, f"{TIMING} GET /metrics 200 ")
+        out = wait_until(server, lambda out: len(timing_re.findall(out)) == 5)
 
     # The metrics object exists only because ExampleConfig.ready() ran in the server.
     assert request_counts(metrics.text) == {"200": 3, "404": 1}
     assert latency_counts(metrics.text) == {"200": 3, "404": 1}
-    lines = re.findall(rf"{TIMING} (GET \S+ \S+) ", out)
-    assert lines == ["GET / 200"] * 3 + ["GET /nope 404", "GET /metrics 200"]
+    lines = timing_re.findall(out)
+    assert sorted(lines[:4]) == ["GET / 200"] * 3 + ["GET /nope 404"]
+    assert lines[4:] == ["GET /metrics 200"]
