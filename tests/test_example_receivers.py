@@ -33,6 +33,16 @@ from reqsignals.auth import (
     logout,
     scrub_credentials,
 )
+from reqsignals.signals import ALL_SIGNALS
+
+
+@pytest.fixture(autouse=True)
+def no_receivers_left_behind() -> Iterator[None]:
+    """No receiver may outlive its test and slow other tests' apps."""
+    before = [s.has_listeners() for s in ALL_SIGNALS]
+    yield
+    assert [s.has_listeners() for s in ALL_SIGNALS] == before
+
 
 # -- apps to observe ---------------------------------------------------------------------
 

@@ -7,17 +7,23 @@ is configured by tests/django_project.py, so it runs only in subprocesses.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import re
+import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from types import ModuleType
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from examples.receivers import timing
+from reqsignals import got_request_exception
+from reqsignals.signals import ALL_SIGNALS
 from tests.support import Server, run_server
 
 PASSWORD = "correct horse battery staple"
@@ -27,6 +33,36 @@ AUDIT = "examples.receivers.audit"
 
 
 # -- helpers ---------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def no_receivers_left_behind() -> Iterator[None]:
+    """Examples connect receivers; none may outlive its test and slow other tests' apps."""
+    before = [s.has_listeners() for s in ALL_SIGNALS]
+    yield
+    assert [s.has_listeners() for s in ALL_SIGNALS] == before
+
+
+def bare_example(name: str) -> Iterator[ModuleType]:
+    """Import a bare example afresh (it connects its receivers at import); disconnect them
+    after the test."""
+    sys.modules.pop(name, None)
+    module = importlib.import_module(name)
+    try:
+        yield module
+    finally:
+        timing.disconnect(sender=module.application)
+        got_request_exception.disconnect(module.log_exception, sender=module.application)
+
+
+@pytest.fixture
+def bare_wsgi() -> Iterator[ModuleType]:
+    yield from bare_example("examples.bare_wsgi")
+
+
+@pytest.fixture
+def bare_asgi() -> Iterator[ModuleType]:
+    yield from bare_example("examples.bare_asgi")
 
 
 def timing_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[Any, ...]]:
@@ -120,9 +156,9 @@ def wait_until(server: Server, done: Callable[[str], bool], timeout: float = 10)
 # -- bare WSGI -------------------------------------------------------------------------
 
 
-def test_bare_wsgi_serves_and_its_receivers_log_each_request(caplog: pytest.LogCaptureFixture):
-    from examples import bare_wsgi
-
+def test_bare_wsgi_serves_and_its_receivers_log_each_request(
+    bare_wsgi: ModuleType, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO)
     transport = httpx.WSGITransport(app=bare_wsgi.app)
     with httpx.Client(transport=transport, base_url="http://testserver") as client:
@@ -195,9 +231,9 @@ async def websocket_echo(app: Any, texts: list[str]) -> list[str]:
     return [m["text"] for m in replies[1:]]
 
 
-def test_bare_asgi_serves_and_its_receivers_log_each_request(caplog: pytest.LogCaptureFixture):
-    from examples import bare_asgi
-
+def test_bare_asgi_serves_and_its_receivers_log_each_request(
+    bare_asgi: ModuleType, caplog: pytest.LogCaptureFixture
+):
     caplog.set_level(logging.INFO)
 
     async def go() -> None:
@@ -252,13 +288,18 @@ def test_flask_factory_apps_count_their_own_requests(caplog: pytest.LogCaptureFi
         httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://testserver")
         for app in (first, second)
     ]
-    with clients[0] as one, clients[1] as two:
-        for _ in range(3):
-            assert one.get("/").text == "Hello from Flask\n"
-        assert one.get("/hello/ada").text == "Hello, ada\n"
-        assert one.get("/nope").status_code == 404
-        assert two.get("/").status_code == 200
-        metrics_one, metrics_two = one.get("/metrics"), two.get("/metrics")
+    try:
+        with clients[0] as one, clients[1] as two:
+            for _ in range(3):
+                assert one.get("/").text == "Hello from Flask\n"
+            assert one.get("/hello/ada").text == "Hello, ada\n"
+            assert one.get("/nope").status_code == 404
+            assert two.get("/").status_code == 200
+            metrics_one, metrics_two = one.get("/metrics"), two.get("/metrics")
+    finally:
+        for app in (first, second):  # the apps may live on until a garbage collection
+            timing.disconnect(sender=app)
+            app.extensions["request_metrics"].disconnect(sender=app)
 
     assert metrics_one.headers["content-type"].startswith("text/plain")
     assert request_counts(metrics_one.text) == {"200": 4, "404": 1}
