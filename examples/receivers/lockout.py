@@ -20,15 +20,14 @@ authenticates::
         ...
 
 A locked-out attempt is refused before any password is checked, so it costs no hashing
-and records no new failure; the lock lifts once the oldest counted failure is older
-than the window.
+and records no new failure; the lock lifts as soon as fewer than ``max_failures``
+failures remain within the window (a sliding window, not a fixed one).
 
 A success clears the username's failures but not the address's: otherwise an attacker
 with an account of their own could log into it between guesses at other accounts and
 never be locked out. The counts live in this process's memory: with several worker
-processes or machines, keep them in a shared store (Redis ``INCR`` with ``EXPIRE``)
-instead. Per-address limits need the real client address; see
-:func:`~examples.receivers.request_info.client_ip` about proxies.
+processes or machines, keep them in a shared store such as Redis instead. Per-address
+limits need the real client address: see :func:`.request_info.client_ip` about proxies.
 """
 
 from __future__ import annotations
