@@ -1,0 +1,92 @@
+"""Prometheus metrics from ``request_finished``: a request counter and a latency
+histogram, both labelled by status code.
+
+    http_requests_total{status="200"} 41.0
+    http_request_duration_seconds_bucket{le="0.005",status="200"} 38.0
+
+Usage::
+
+    from examples.receivers.prometheus import RequestMetrics
+
+    metrics = RequestMetrics()
+    metrics.connect()                  # keep `metrics` referenced: receivers are weak
+    body, content_type = metrics.exposition()   # serve these at /metrics
+
+Each instance has its own :class:`~prometheus_client.CollectorRegistry` (pass
+``registry=REGISTRY`` to use the global one), so two apps — or two tests — in one
+process never share counts. ``prometheus_client.make_wsgi_app(metrics.registry)`` and
+``make_asgi_app(metrics.registry)`` serve a registry as an app of their own.
+
+With several worker processes (gunicorn ``-w 4``) each process counts its own requests;
+see prometheus_client's multiprocess mode to aggregate them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+
+from reqsignals import request_finished
+
+
+class RequestMetrics:
+    """A request counter and a latency histogram, fed by ``request_finished``.
+
+    Args:
+        registry: where the metrics are registered; a new registry by default.
+        namespace: prefix of the metric names (``http`` gives ``http_requests_total``).
+        buckets: the histogram's upper bounds in seconds; prometheus_client's defaults
+            (5 ms to 10 s) when omitted.
+
+    A request that ended without a response (the app raised first) is counted with
+    ``status="none"``.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry | None = None,
+        *,
+        namespace: str = "http",
+        buckets: tuple[float, ...] | None = None,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.requests = Counter(
+            "requests",
+            "Requests served, by status code.",
+            ["status"],
+            namespace=namespace,
+            registry=self.registry,
+        )
+        histogram_options: dict[str, Any] = {} if buckets is None else {"buckets": buckets}
+        self.latency = Histogram(
+            "request_duration_seconds",
+            "Time from request_started to request_finished, by status code.",
+            ["status"],
+            namespace=namespace,
+            registry=self.registry,
+            **histogram_options,
+        )
+
+    def record(self, sender: Any, *, status: int | None, duration: float, **kwargs: Any) -> None:
+        """The ``request_finished`` receiver."""
+        label = "none" if status is None else str(status)
+        self.requests.labels(status=label).inc()
+        self.latency.labels(status=label).observe(duration)
+
+    def connect(self, sender: Any = None) -> None:
+        """Count requests (of *sender* only, if given).
+
+        The receiver is held weakly: keep this object referenced (on the app, in the
+        lifespan state) for as long as it should count.
+        """
+        request_finished.connect(self.record, sender=sender)
+
+    def disconnect(self, sender: Any = None) -> None:
+        """Stop counting; pass the same *sender* as to :meth:`connect`."""
+        request_finished.disconnect(self.record, sender=sender)
+
+    def exposition(self) -> tuple[bytes, str]:
+        """The metrics in Prometheus' text format, and the content type to serve them with."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -1,0 +1,147 @@
+"""A Starlette app with session login, an audit log and a brute-force lock-out.
+
+Run it (from the repository root)::
+
+    uvicorn examples.starlette_app:app
+
+then open http://127.0.0.1:8000/ and log in as ``ada`` with the password
+``correct horse battery staple``. The terminal shows the audit log (logins, logouts,
+failed logins with their credentials scrubbed) and a timing line per request. After
+five failed logins within fifteen minutes, for one username or from one address,
+``/login`` answers 429 until the window has passed.
+
+The receivers are connected in the lifespan and disconnected at shutdown; the lock-out
+object lives in the lifespan state, where the login view finds it
+(``request.state.lockout``).
+
+This is a demo: the users live in memory with deliberately cheap password hashing, the
+secret key has a development default, and the forms have no CSRF protection. A real app
+uses ``SQLiteBackend`` (or its own backend) with the default ``Argon2Hasher()``, a
+secret from its configuration, and CSRF tokens on every form.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from examples.receivers import audit, timing
+from examples.receivers.lockout import LockedOut, LoginLockout
+from reqsignals.asgi import SignalsMiddleware
+from reqsignals.auth import (
+    Argon2Hasher,
+    MemoryBackend,
+    MemoryStore,
+    SessionAuth,
+    SessionMiddleware,
+    aauthenticate,
+    alogin,
+    alogout,
+)
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+DEMO_USER = ("ada", "correct horse battery staple")
+
+# Cheap hashing keeps the demo snappy; in production drop hasher= for the defaults.
+users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+users.add_user(*DEMO_USER)
+auth = SessionAuth(
+    secret_key=os.environ.get("SECRET_KEY", "dev-only-not-secret"),
+    store=MemoryStore(),
+    backends=[users],
+)
+
+
+@asynccontextmanager
+async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    lockout = LoginLockout(max_failures=5, window=15 * 60)
+    lockout.connect()
+    audit.connect()
+    timing.connect()
+    try:
+        # The state keeps the lock-out alive (its receivers are weak) and hands it to views.
+        yield {"lockout": lockout}
+    finally:
+        timing.disconnect()
+        audit.disconnect()
+        lockout.disconnect()
+
+
+def page(body: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return HTMLResponse(
+        f"<!doctype html><title>reqsignals example</title>{body}",
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+LOGIN_FORM = """
+<form method="post" action="/login">
+  <label>Username <input name="username" autocomplete="username"></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password">
+  </label>
+  <button>Log in</button>
+</form>
+"""
+
+
+async def home(request: Request) -> Response:
+    if request.user.is_authenticated:
+        name = html.escape(request.user.username)
+        return page(
+            f'<p>Hello, {name}.</p><form method="post" action="/logout"><button>Log out</button>'
+            "</form>"
+        )
+    return page('<p>Hello, anonymous.</p><p><a href="/login">Log in</a></p>')
+
+
+async def login_form(request: Request) -> Response:
+    return page(LOGIN_FORM)
+
+
+async def login(request: Request) -> Response:
+    form = await request.form()
+    username, password = str(form.get("username", "")), str(form.get("password", ""))
+    try:
+        # Before authenticate: a locked-out attempt costs no hashing and counts no failure.
+        request.state.lockout.check(request, username)
+    except LockedOut as locked:
+        headers = {"Retry-After": str(locked.retry_after)}
+        return page(f"<p>{html.escape(str(locked))}</p>", status_code=429, headers=headers)
+    user = await aauthenticate(request, username=username, password=password)
+    if user is None:  # user_login_failed was sent: audited and counted by the lock-out
+        return page("<p>Invalid username or password.</p>" + LOGIN_FORM, status_code=401)
+    await alogin(request, user)  # user_logged_in: audited, the username's failures cleared
+    return RedirectResponse("/", status_code=303)
+
+
+async def logout(request: Request) -> Response:
+    await alogout(request)  # user_logged_out: audited
+    return RedirectResponse("/", status_code=303)
+
+
+app = Starlette(
+    routes=[
+        Route("/", home),
+        Route("/login", login_form, methods=["GET"]),
+        Route("/login", login, methods=["POST"]),
+        Route("/logout", logout, methods=["POST"]),
+    ],
+    middleware=[
+        # Outermost first: the signals see the whole request, session loading included.
+        Middleware(SignalsMiddleware),
+        Middleware(SessionMiddleware, auth=auth),
+    ],
+    lifespan=lifespan,
+)
