@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from tests.auth.redis_server import redis_server as _redis_server
+from tests.canary import canary_guard  # noqa: F401  (autouse; suite-wide once tests/conftest.py loads tests.canary)
 from tests.support import Server
 
 
@@ -17,13 +18,18 @@ def redis_server() -> Iterator[Server]:
         yield server
 
 
-ROWS = pytest.StashKey[list[dict[str, str]]]()
+TABLES = pytest.StashKey[dict[str, list[dict[str, str]]]]()
 
 
 @pytest.fixture(scope="session")
-def reliability_rows(pytestconfig: pytest.Config) -> list[dict[str, str]]:
-    """Rows of figures; each load test appends one, printed as a table at the end."""
-    return pytestconfig.stash.setdefault(ROWS, [])
+def figures(pytestconfig: pytest.Config) -> Callable[[str, dict[str, str]], None]:
+    """``figures(title, row)``: add a row to the table *title*, printed at the end of the run."""
+    tables = pytestconfig.stash.setdefault(TABLES, {})
+
+    def add(title: str, row: dict[str, str]) -> None:
+        tables.setdefault(title, []).append(row)
+
+    return add
 
 
 def table(rows: list[dict[str, str]]) -> str:
@@ -42,7 +48,6 @@ def table(rows: list[dict[str, str]]) -> str:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    rows = config.stash.get(ROWS, None)
-    if rows:
-        terminalreporter.section("reqsignals reliability figures (tests/reliability/test_load.py)")
+    for title, rows in config.stash.get(TABLES, {}).items():
+        terminalreporter.section(title)
         terminalreporter.write_line(table(rows))

@@ -192,7 +192,9 @@ def expected_outcome(i: int) -> set[str]:
 
 
 @pytest.mark.parametrize("server_name", list(SERVERS))
-def test_fault_injection_load(server_name: str, reliability_rows: list[dict[str, str]]) -> None:
+def test_fault_injection_load(
+    server_name: str, figures: Callable[[str, dict[str, str]], None]
+) -> None:
     outcomes: dict[int, str] = {}
     with run_server(SERVERS[server_name]) as server:
         began = time.perf_counter()
@@ -223,7 +225,8 @@ def test_fault_injection_load(server_name: str, reliability_rows: list[dict[str,
     ok = [i for i in ids if plan.kind(i) == plan.OK]
     rss_growth = end["rss_kib"] - mid["rss_kib"]
     traced_kib = (end["traced_bytes"] - mid["traced_bytes"]) / 1024
-    reliability_rows.append(
+    figures(
+        "reqsignals fault-injection load (tests/reliability/test_load.py)",
         {
             "server": server_name,
             "requests": str(len(outcomes)),
@@ -245,7 +248,7 @@ def test_fault_injection_load(server_name: str, reliability_rows: list[dict[str,
             "traced Δ 2nd half": f"{traced_kib:+.0f} KiB",
             "churn rounds": str(churn["rounds"]),
             "req/s": f"{len(outcomes) / elapsed:.0f}",
-        }
+        },
     )
 
     # What the clients saw.
