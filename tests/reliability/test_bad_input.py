@@ -27,7 +27,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reqsignals import asgi, wsgi
-from reqsignals.auth import CookieStore, MemoryStore, SessionAuth, SQLiteStore, get_session
+from reqsignals.auth import (
+    Argon2Hasher,
+    CookieStore,
+    MemoryBackend,
+    MemoryStore,
+    SessionAuth,
+    SQLiteStore,
+    get_session,
+)
 from reqsignals.auth.scrub import (
     MASK,
     MAX_DEPTH,
@@ -524,3 +532,69 @@ def test_scrub_headers_lets_no_secret_through_any_shape(
         assert list(_leaks(out)) == [], (type(shape).__name__, out)
     masked = scrub_headers(pairs)
     assert all(v in (b"fine", MASK.encode()) for _n, v in masked)
+
+
+# -- error messages never carry a secret --------------------------------------------
+
+
+def _redis_store_down() -> Any:
+    from reqsignals.auth import RedisStore
+    from tests.support import free_port
+
+    # Nothing listens on this port: every call fails with SessionStoreUnavailable.
+    url = f"redis://admin:{canary.PASSWORD}@127.0.0.1:{free_port()}/0"
+    store = RedisStore(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    try:
+        return store.load("k" * 32)
+    finally:
+        store.close()
+
+
+def _bad_utf8_password() -> Any:
+    hasher = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+    return hasher.hash(canary.PASSWORD + "\udcff")  # a lone surrogate cannot be encoded
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        pytest.param(_redis_store_down, id="redis-store-down"),
+        pytest.param(
+            lambda: Argon2Hasher(max_password_length=8).hash(canary.PASSWORD), id="too-long"
+        ),
+        pytest.param(
+            _bad_utf8_password,
+            id="unencodable-password",
+            marks=pytest.mark.xfail(
+                reason="Argon2Hasher.hash lets UnicodeEncodeError out, and its args hold the "
+                "whole password (reqsignals/auth/hashers.py; reported to the lead)",
+                strict=True,
+            ),
+        ),
+        pytest.param(lambda: MemoryBackend().add_user("", canary.PASSWORD), id="no-username"),
+        pytest.param(
+            lambda: SessionAuth([canary.SECRET_KEY, ""], MemoryStore()), id="empty-second-key"
+        ),
+        pytest.param(
+            lambda: scrub_credentials(f"password={canary.PASSWORD}"),  # type: ignore[arg-type]
+            id="scrub-a-string",
+        ),
+    ],
+)
+def test_errors_never_carry_the_secret_they_were_given(call: Any) -> None:
+    with pytest.raises(Exception) as info:
+        call()
+    texts = []
+    exc: BaseException | None = info.value
+    while exc is not None:  # the whole chain: causes and contexts too
+        texts += [str(exc), repr(exc), repr(exc.args)]
+        exc = exc.__cause__ or exc.__context__
+    assert canary.find("\n".join(texts)) is None, texts
+
+
+def test_redis_store_repr_hides_the_password() -> None:
+    from reqsignals.auth import RedisStore
+
+    store = RedisStore(f"redis://admin:{canary.PASSWORD}@127.0.0.1:6379/0")
+    assert canary.find(repr(store)) is None
+    store.close()
