@@ -598,3 +598,65 @@ def test_redis_store_repr_hides_the_password() -> None:
     store = RedisStore(f"redis://admin:{canary.PASSWORD}@127.0.0.1:6379/0")
     assert canary.find(repr(store)) is None
     store.close()
+
+
+# -- the cases the properties found, pinned -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("scope", "message", "status"),
+    [
+        pytest.param({}, {"type": "http.response.start", "status": 200}, None, id="no-type"),
+        pytest.param({"type": "http"}, {"status": 200}, None, id="message-without-type"),
+        pytest.param({"type": "http"}, None, None, id="message-not-a-dict"),
+        pytest.param(
+            {"type": "http"}, {"type": "http.response.start"}, None, id="start-without-status"
+        ),
+        pytest.param(
+            {"type": "http"}, {"type": "http.response.start", "status": "200"}, None, id="str"
+        ),
+        pytest.param(
+            {"type": "http"}, {"type": "http.response.start", "status": True}, None, id="bool"
+        ),
+        pytest.param(
+            {"type": "http"}, {"type": "http.response.start", "status": 204}, 204, id="int"
+        ),
+    ],
+)
+def test_asgi_malformed_input_reaches_the_server_unchanged(
+    scope: dict[str, Any], message: Any, status: int | None
+) -> None:
+    delivered: list[Any] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send(message)
+
+    async def send(message: Any) -> None:
+        delivered.append(message)
+
+    async def receive() -> Any:
+        return {"type": "http.disconnect"}
+
+    with capture(request_started, request_finished) as cap:
+        asyncio.run(asgi.SignalsMiddleware(app)(scope, receive, send))
+    assert len(delivered) == 1
+    assert delivered[0] is message
+    if "type" in scope:
+        cap.assert_sent(request_finished, times=1, status=status)
+    else:
+        assert cap.sent == []  # not an http or websocket scope: passed through
+
+
+def test_wsgi_response_whose_close_lookup_raises_is_reported_and_finished() -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        start_response("200 OK", [])
+        return HostileCloseAttribute([b"x"], None)
+
+    with (
+        capture(request_started, got_request_exception, request_finished) as cap,
+        pytest.raises(AppError, match="close attribute") as info,
+    ):
+        wsgi.SignalsMiddleware(app)({"REQUEST_METHOD": "GET"}, lambda *a: None)
+    assert cap.names == ["request_started", "got_request_exception", "request_finished"]
+    cap.assert_sent(got_request_exception, exception=info.value)
+    cap.assert_sent(request_finished, status=200)
