@@ -91,7 +91,8 @@ class SignalsMiddleware:
         # read from the instance dicts, which is cheaper than attribute access here.
         if (
             not (request_started._live or got_request_exception._live or request_finished._live)
-            or scope["type"] not in self._kinds
+            # .get: a scope without "type" is not ours either; the app may reject it.
+            or scope.get("type") not in self._kinds
             or SCOPE_KEY in scope
         ):
             await self.app(scope, receive, send)
@@ -109,13 +110,20 @@ class SignalsMiddleware:
         def send_noting_status(message: Message) -> Awaitable[None]:
             nonlocal status
             if status is None:
-                kind = message["type"]
-                if kind == "http.response.start" or kind == "websocket.http.response.start":
-                    status = message.get("status")
-                elif kind == "websocket.accept":
-                    status = _WS_ACCEPTED
-                elif kind == "websocket.close":
-                    status = _WS_DENIED
+                try:
+                    kind = message["type"]
+                    if kind == "http.response.start" or kind == "websocket.http.response.start":
+                        code = message["status"]
+                        # Only an int is a status; anything else the server rejects.
+                        status = code if type(code) is int else None
+                    elif kind == "websocket.accept":
+                        status = _WS_ACCEPTED
+                    elif kind == "websocket.close":
+                        status = _WS_DENIED
+                except (LookupError, TypeError):
+                    # Not a well-formed ASGI message: it goes to the server as it is,
+                    # and the server, not this middleware, is the one to reject it.
+                    pass
             return send(message)
 
         start = time.perf_counter()

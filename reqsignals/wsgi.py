@@ -152,6 +152,19 @@ class _Response:
             self.__class__ = _ListResponse
             return self
 
+        try:
+            return self._wrap(result, environ)
+        except Exception as exc:
+            # Looking at the app's response object raised (a `close` or `__len__`
+            # that is a failing property): the app's exception, and the end of the
+            # request, since no server will get a response to close.
+            try:
+                self._report(exc)
+            finally:
+                self._finish()
+            raise
+
+    def _wrap(self, result: Iterable[bytes], environ: Environ) -> Iterable[bytes]:
         self._close_inner = getattr(result, "close", None)
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):

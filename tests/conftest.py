@@ -7,6 +7,9 @@ import pytest
 from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.testing import Capture, capture
 
+# Known secrets must never reach a log record, an exception or a signal (tests/canary.py).
+pytest_plugins = ["tests.canary"]
+
 
 @pytest.fixture
 def recorder() -> Iterator[Capture]:
