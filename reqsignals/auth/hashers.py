@@ -138,6 +138,16 @@ class Argon2Hasher:
                 f"password is longer than {self.max_password_length} characters; "
                 "refuse it before hashing, or raise Argon2Hasher(max_password_length=...)"
             )
+        if isinstance(password, str):
+            try:
+                encoded: bytes | None = password.encode("utf-8")
+            except UnicodeEncodeError:
+                encoded = None
+            if encoded is None:
+                # The encode error's args hold the whole password: raised out here, the
+                # new error neither carries nor chains it (not even as __context__).
+                raise ValueError("password cannot be encoded as UTF-8 (it holds a lone surrogate)")
+            password = encoded
         return self._ph.hash(password)
 
     def verify(self, password_hash: str, password: str | bytes) -> bool:

@@ -562,15 +562,7 @@ def _bad_utf8_password() -> Any:
         pytest.param(
             lambda: Argon2Hasher(max_password_length=8).hash(canary.PASSWORD), id="too-long"
         ),
-        pytest.param(
-            _bad_utf8_password,
-            id="unencodable-password",
-            marks=pytest.mark.xfail(
-                reason="Argon2Hasher.hash lets UnicodeEncodeError out, and its args hold the "
-                "whole password (reqsignals/auth/hashers.py; reported to the lead)",
-                strict=True,
-            ),
-        ),
+        pytest.param(_bad_utf8_password, id="unencodable-password"),
         pytest.param(lambda: MemoryBackend().add_user("", canary.PASSWORD), id="no-username"),
         pytest.param(
             lambda: SessionAuth([canary.SECRET_KEY, ""], MemoryStore()), id="empty-second-key"
