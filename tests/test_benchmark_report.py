@@ -130,3 +130,37 @@ def test_a_registered_benchmark_whose_script_is_absent_is_reported_not_run(
     assert "**Not run: script missing**" in section
     summary = "\n".join(report.render_summary([run], {}))
     assert "not run: script missing (`benchmarks/no_such_benchmark.py`)" in summary
+
+
+def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost() -> None:
+    e2e = {
+        "rows": [
+            {"group": "throughput", "variant": "bare app", "rps": 10000.0,
+             "every_round": [9000.0, 10000.0, 8000.0]},
+            {"group": "throughput", "variant": "reqsignals, 1 receiver each", "rps": 9000.0,
+             "every_round": [9000.0, 8500.0, 7200.0]},
+        ],
+    }  # fmt: skip
+    asgi = {"rows": [{"variant": "reqsignals, 1 sync receiver each", "overhead_us": 2.0}]}
+    target = results.target("e2e.throughput", "req/s vs bare", 0.9, 0.97, op=">=", unit="x")
+    text = report.explain(
+        target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "3.00 / 2.00 / 1.00"}
+    )
+    assert text.startswith(
+        f"Under reqsignals uvicorn served 0.90{X} of the bare app's best requests per second "
+        "(load average 3.00 / 2.00 / 1.00 when the run began)."
+    )
+    assert f"ranged from 0.85{X} to 1.00{X} (median 0.90{X})" in text
+    assert "from 8,000 to 10,000 req/s" in text
+    # 100 µs per request + 2 µs predicts 0.98; measured 0.90: more than the middleware.
+    assert f"takes uvicorn 100 µs here, which predicts 0.98{X}: the measured gap is larger" in text
+
+
+def test_a_benchmark_without_json_is_shown_as_it_printed(tmp_path: Path) -> None:
+    bench = report.BY_NAME["auth"]
+    printed = "| store | session only |\n|---|---:|\n| CookieStore | 9.7 |"
+    run = report.Run(bench, bench.command(False), "ok", load="1.00 / 1.00 / 1.00", stdout=printed)
+    section = "\n".join(report.render_section(run, tmp_path))
+    assert "the script has no `--json` option" in section
+    assert printed in section
+    assert "**Targets**" not in section
