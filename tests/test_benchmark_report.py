@@ -150,10 +150,13 @@ def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost()
         f"Under reqsignals uvicorn served 0.90{X} of the bare app's best requests per second "
         "(load average 3.00 / 2.00 / 1.00 when the run began)."
     )
-    assert f"ranged from 0.85{X} to 1.00{X} (median 0.90{X})" in text
-    assert "from 8,000 to 10,000 req/s" in text
-    # 100 µs per request + 2 µs predicts 0.98; measured 0.90: more than the middleware.
-    assert f"takes uvicorn 100 µs here, which predicts 0.98{X}: the measured gap is larger" in text
+    assert f"ranged from 0.85{X} to 1.00{X} (median 0.90{X}), so some rounds met it" in text
+    # 100 µs per request bare, 111 µs under reqsignals; 2 µs measured directly.
+    assert (
+        "the server spent 11.1 µs more under reqsignals (100 against 111 µs), where the "
+        f"direct calls measure the middleware at 2.00 µs, which would predict 0.98{X}. "
+        "The rest is work the direct calls do not see"
+    ) in text
 
 
 def test_a_benchmark_without_json_is_shown_as_it_printed(tmp_path: Path) -> None:
