@@ -1,6 +1,6 @@
 """Signal dispatch: reqsignals vs Django vs blinker vs a bare loop, in one process.
 
-    .venv/bin/python benchmarks/dispatch.py [--rounds 15] [--number 20000]
+    python -m benchmarks.dispatch [--rounds 15] [--number 20000] [--json PATH]
 
 Every variant is timed for `number` sends, all variants one after the other, round
 after round; each keeps its fastest round (the machine is noisy; the minimum is the
@@ -24,6 +24,7 @@ import blinker
 import django
 import django.dispatch
 
+from benchmarks import results
 from reqsignals import Signal
 
 COUNTS = (0, 1, 3, 10)
@@ -214,12 +215,54 @@ def report(send_rows: list[dict[str, Any]], asend_rows: list[dict[str, Any]]) ->
     return "\n".join(lines)
 
 
+def targets(send_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The same verdicts `report` prints, one target per comparison."""
+    out = []
+    for row in send_rows:
+        refs = "weak" if row["weak"] else "strong"
+        ours = row["reqsignals"]
+        where = f"{row['n']} receiver{'' if row['n'] == 1 else 's'}, {refs}"
+        key = f"dispatch.send.{row['n']}.{refs}"
+        if row["n"] == 0:
+            out.append(
+                results.target(f"{key}.django", f"{where}: vs Django", ours / row["django"], 0.8,
+                               unit="×")
+            )  # fmt: skip
+            continue
+        limit = 1.3 if row["weak"] else 1.2
+        out += [
+            results.target(f"{key}.bare", f"{where}: vs bare loop", ours / row["bare"], limit,
+                           unit="×"),
+            results.target(f"{key}.django", f"{where}: vs Django", ours / row["django"], 1.0,
+                           op="<", unit="×"),
+            results.target(f"{key}.blinker", f"{where}: vs blinker", ours / row["blinker"], 1.0,
+                           op="<", unit="×"),
+        ]  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--number", type=int, default=20000)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
-    print(report(bench_send(args.rounds, args.number), bench_asend(args.rounds, args.number)))
+    send_rows = bench_send(args.rounds, args.number)
+    asend_rows = bench_asend(args.rounds, args.number)
+    print(report(send_rows, asend_rows))
+    results.write(
+        args.json,
+        "Signal dispatch",
+        [
+            *({"group": "send", "refs": "weak" if r["weak"] else "strong", **r} for r in send_rows),
+            *({"group": "asend", **r} for r in asend_rows),
+        ],
+        targets(send_rows),
+        unit="ns",
+        rounds=args.rounds,
+        number=args.number,
+        python=platform.python_version(),
+    )
     return 0
 
 

@@ -1,6 +1,6 @@
 """End to end: uvicorn serving the bare app, under reqsignals, and under OpenTelemetry.
 
-    .venv/bin/python benchmarks/e2e_asgi.py [--rounds 3] [--duration 5] [--connections 32]
+    python -m benchmarks.e2e_asgi [--rounds 3] [--duration 5] [--connections 32] [--json PATH]
 
 Throughput: one uvicorn process per variant (one worker, access log off, lifespan
 off), all started up front; ``wrk -t1 -c32 -d5s`` loads each in turn on 127.0.0.1,
@@ -26,6 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
+
+from benchmarks import results as bench_results
 
 ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
@@ -87,7 +90,9 @@ def wrk(port: int, duration: int, connections: int) -> float:
     return float(match.group(1))
 
 
-def throughput(rounds: int, duration: int, connections: int) -> None:
+def throughput(
+    rounds: int, duration: int, connections: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     results: dict[str, list[float]] = {v: [] for v in VARIANTS}
     with uvicorn("bare") as (_, p1), uvicorn("reqsignals") as (_, p2), uvicorn("otel") as (_, p3):
         ports = {"bare": p1, "reqsignals": p2, "otel": p3}
@@ -108,6 +113,15 @@ def throughput(rounds: int, duration: int, connections: int) -> None:
     ratio = best["reqsignals"] / best["bare"]
     print()
     print(f"Target: reqsignals >= 0.97x bare: {ratio:.3f}x, {'met' if ratio >= 0.97 else 'MISSED'}")
+    rows = [
+        {"group": "throughput", "variant": label, "rps": best[v], "every_round": results[v],
+         "vs_bare": best[v] / best["bare"]}
+        for v, label in VARIANTS.items()
+    ]  # fmt: skip
+    return rows, bench_results.target(
+        "e2e.throughput", "reqsignals (1 receiver each) req/s vs bare", ratio, 0.97, op=">=",
+        unit="x",
+    )  # fmt: skip
 
 
 def vm_hwm(pid: int) -> int:
@@ -137,7 +151,7 @@ def fetch(port: int, path: str) -> int:
         return got
 
 
-def memory() -> None:
+def memory() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     rows = []
     for variant in ("bare", "reqsignals"):
         with uvicorn(variant) as (proc, port):
@@ -158,6 +172,15 @@ def memory() -> None:
     print()
     print(f"Target: peak RSS differs by < 10 MiB: {diff:.1f} MiB, "
           f"{'met' if diff < 10 else 'MISSED'}")  # fmt: skip
+    out = [
+        {"group": "memory", "variant": VARIANTS[variant], "before_mib": before / MIB,
+         "peak_mib": after / MIB, "growth_mib": (after - before) / MIB, "seconds": seconds}
+        for variant, before, after, seconds in rows
+    ]  # fmt: skip
+    return out, bench_results.target(
+        "e2e.memory", "1 GiB streamed: peak RSS with reqsignals - without", diff, 10.0, op="<",
+        unit="MiB",
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -167,12 +190,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    rows: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
     if not args.skip_throughput:
-        throughput(args.rounds, args.duration, args.connections)
+        more, verdict = throughput(args.rounds, args.duration, args.connections)
+        rows += more
+        targets.append(verdict)
         print()
     if not args.skip_memory:
-        memory()
+        more, verdict = memory()
+        rows += more
+        targets.append(verdict)
+    bench_results.write(
+        args.json,
+        "End to end under uvicorn",
+        rows,
+        targets,
+        rounds=args.rounds,
+        duration=args.duration,
+        connections=args.connections,
+        uvicorn=version("uvicorn"),
+    )
 
 
 if __name__ == "__main__":

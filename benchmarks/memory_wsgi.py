@@ -13,6 +13,7 @@ what streaming the body added to it.
 Run from the repository root::
 
     python -m benchmarks.memory_wsgi [--gib 1] [--runs 3] [--servers waitress gunicorn]
+                                     [--json PATH]
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
+
+from benchmarks import results
 
 CHUNK = b"\0" * 65536
 
@@ -128,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gib", type=float, default=1.0, help="body size in GiB")
     parser.add_argument("--runs", type=int, default=3, help="runs per variant, lowest peak kept")
     parser.add_argument("--servers", nargs="+", default=["waitress", "gunicorn"])
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
     size = int(args.gib * (1 << 30)) // len(CHUNK) * len(CHUNK)
 
@@ -141,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"|{'-' * 11}|{'-' * 20}|{'-' * 12}|{'-' * 11}|{'-' * 12}|{'-' * 6}|")
     verdicts = []
+    rows: list[dict[str, Any]] = []
+    targets: list[dict[str, Any]] = []
+    notes: list[str] = []
     for server in args.servers:
         best: dict[str, tuple[int, int, float]] = {}
         for _ in range(args.runs):
@@ -150,6 +157,16 @@ def main(argv: list[str] | None = None) -> int:
                     best[label] = run
         for label, _ in VARIANTS:
             before, after, seconds = best[label]
+            rows.append(
+                {
+                    "server": server,
+                    "variant": label,
+                    "before_mib": before / 1024,
+                    "peak_mib": after / 1024,
+                    "growth_mib": (after - before) / 1024,
+                    "seconds": seconds,
+                }
+            )
             print(
                 f"| {server:<9} | {label:<18} | {before / 1024:>10.1f} | {after / 1024:>9.1f} "
                 f"| {(after - before) / 1024:>10.1f} | {seconds:>4.1f} |"
@@ -159,6 +176,20 @@ def main(argv: list[str] | None = None) -> int:
             return best[label][1] / 1024
 
         diff = peak("SignalsMiddleware") - peak("bare + import")
+        targets.append(
+            results.target(
+                f"memory.wsgi.{server}",
+                f"{server}: peak with the middleware - without it",
+                diff,
+                10.0,
+                op="<",
+                unit="MiB",
+            )
+        )
+        notes.append(
+            f"{server}: importing reqsignals at all adds "
+            f"{peak('bare + import') - peak('bare app'):+.1f} MiB to the peak."
+        )
         verdicts.append(
             f"{server}: peak with the middleware - without it (reqsignals imported in both): "
             f"{diff:+.1f} MiB (target < 10 MiB): {'met' if diff < 10 else 'MISSED'}; "
@@ -166,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
         )
     print()
     print("\n".join(verdicts))
+    results.write(
+        args.json,
+        "WSGI memory while streaming",
+        rows,
+        targets,
+        notes,
+        gib=size / (1 << 30),
+        runs=args.runs,
+    )
     return 0
 
 

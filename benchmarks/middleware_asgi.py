@@ -1,6 +1,6 @@
 """ASGI middleware cost: reqsignals vs a pass-through, OpenTelemetry, Sentry, Starlette.
 
-    .venv/bin/python benchmarks/middleware_asgi.py [--rounds 30] [--chunk-ms 40]
+    python -m benchmarks.middleware_asgi [--rounds 30] [--chunk-ms 40] [--json PATH]
 
 Every variant wraps the same bare app (``http.response.start`` + one body message)
 and is called directly, ``await app(scope, receive, send)``, on one event loop: no
@@ -27,6 +27,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager, nullco
 from importlib.metadata import version
 from typing import Any
 
+from benchmarks import results
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.signals import got_request_exception, request_finished, request_started
 from reqsignals.types import ASGIApp, Message, Receive, Scope, Send
@@ -165,7 +166,10 @@ async def measure(rounds: int, chunk_ms: float) -> dict[str, float]:
     return best
 
 
-def report(best: dict[str, float], rounds: int) -> None:
+def report(
+    best: dict[str, float], rounds: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Print the tables; return the rows and targets for the JSON."""
     us = {k: v * 1e6 for k, v in best.items()}
     base = us["bare app"]
     over = {k: v - base for k, v in us.items()}
@@ -185,7 +189,12 @@ def report(best: dict[str, float], rounds: int) -> None:
     print()
     anchors = min(over["OpenTelemetry ASGI"], over["Sentry ASGI"])
     checks = [
-        ("no receivers", over["reqsignals, no receivers"], 1.5 * pt, "<= 1.5x pass-through"),
+        (
+            "no receivers",
+            over["reqsignals, no receivers"],
+            1.5 * pt,
+            "<= 1.5x pass-through",
+        ),
         (
             "1 sync receiver each",
             over["reqsignals, 1 sync receiver each"],
@@ -201,20 +210,35 @@ def report(best: dict[str, float], rounds: int) -> None:
     ]
     print("| target | overhead (µs) | limit (µs) | ratio | result |")
     print("|---|---:|---:|---:|---|")
-    for label, value, limit, rule in checks:
+    targets = []
+    for (label, value, limit, rule), key in zip(checks, ("no_receivers", "one_sync", "one_async")):
         verdict = "met" if value <= limit else "MISSED"
         print(f"| {label}: {rule} | {value:.2f} | {limit:.2f} | {value / limit:.2f} | {verdict} |")
+        targets.append(results.target(f"asgi.{key}", f"{label}: overhead {rule}", value, limit,
+                                      unit="µs"))  # fmt: skip
+    rows = [
+        {
+            "variant": name,
+            "us": us[name],
+            "overhead_us": over[name],
+            "vs_passthrough": over[name] / pt,
+        }
+        for name in us
+    ]
+    return rows, targets
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--chunk-ms", type=float, default=40.0)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
     # The anchors' own deprecation chatter is not what is measured here.
     warnings.simplefilter("ignore", DeprecationWarning)
     best = asyncio.run(measure(args.rounds, args.chunk_ms))
-    report(best, args.rounds)
+    rows, targets = report(best, args.rounds)
+    results.write(args.json, "ASGI middleware, direct calls", rows, targets, rounds=args.rounds)
 
 
 if __name__ == "__main__":

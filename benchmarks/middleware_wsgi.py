@@ -7,11 +7,13 @@ round of each is kept (the least disturbed by the rest of the machine).
 
 Run from the repository root::
 
-    python -m benchmarks.middleware_wsgi [--rounds 60] [--requests 2000]
+    python -m benchmarks.middleware_wsgi [--rounds 60] [--requests 2000] [--json PATH]
 
 The OpenTelemetry variant uses an SDK ``TracerProvider`` with no span processor or
 exporter; the Sentry one ``sentry_sdk.init()`` with no DSN and no default
-integrations (which only makes Sentry cheaper, so the target below is harder).
+integrations (which only makes Sentry cheaper, so the target below is harder). The
+"(reference)" row is the two ``send_robust`` calls a successful request makes, around
+the bare app with no middleware: the dispatcher's own share of the one-receiver cost.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from benchmarks import results
 from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.wsgi import SignalsMiddleware
 
@@ -33,6 +36,14 @@ HEADERS = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str
 def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
     start_response("200 OK", HEADERS)
     return [BODY]
+
+
+def dispatch_only(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    """For reference: the two sends of a successful request, with no middleware."""
+    request_started.send_robust(bare_app, environ=environ)
+    body = bare_app(environ, start_response)
+    request_finished.send_robust(bare_app, environ=environ, status=200, duration=0.0)
+    return body
 
 
 class PassThrough:
@@ -146,6 +157,7 @@ def variants() -> list[tuple[str, Callable[..., Any], Any]]:
         ("werkzeug ClosingIterator", closing_iterator(bare_app), NoReceivers()),
         ("reqsignals, no receivers", mw, NoReceivers()),
         ("reqsignals, 1 receiver each", mw, WithReceivers()),
+        ("(reference) 2 send_robust calls alone", dispatch_only, WithReceivers()),
         ("opentelemetry", otel(bare_app), NoReceivers()),
         ("sentry", sentry(bare_app), NoReceivers()),
     ]
@@ -155,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--requests", type=int, default=2000, help="requests per round")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
 
     table = variants()
@@ -172,11 +185,12 @@ def main(argv: list[str] | None = None) -> int:
 
     bare = best["bare app"]
     print(f"Python {sys.version.split()[0]}, {args.rounds} rounds, minimum kept\n")
-    print(f"| {'variant':<30} | {'µs/request':>10} | {'overhead µs':>11} |")
-    print(f"|{'-' * 32}|{'-' * 12}|{'-' * 13}|")
+    width = max(30, *(len(name) for name, _, _ in table))
+    print(f"| {'variant':<{width}} | {'µs/request':>10} | {'overhead µs':>11} |")
+    print(f"|{'-' * (width + 2)}|{'-' * 12}|{'-' * 13}|")
     for name, _, _ in table:
         over = "" if name == "bare app" else f"{(best[name] - bare) * 1e6:+.3f}"
-        print(f"| {name:<30} | {best[name] * 1e6:>10.3f} | {over:>11} |")
+        print(f"| {name:<{width}} | {best[name] * 1e6:>10.3f} | {over:>11} |")
 
     def overhead(name: str) -> float:
         return best[name] - bare
@@ -195,6 +209,32 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"one receiver each: overhead = 1/{ratio_one:.1f} of the cheaper of "
         f"OpenTelemetry/Sentry (target <= 1/40): {'met' if ratio_one >= 40 else 'MISSED'}"
+    )
+    results.write(
+        args.json,
+        "WSGI middleware, direct calls",
+        [
+            {"variant": name, "us": best[name] * 1e6, "overhead_us": overhead(name) * 1e6}
+            for name, _, _ in table
+        ],
+        [
+            results.target(
+                "wsgi.no_receivers",
+                "no receivers: overhead <= 1.5x the pass-through's",
+                none * 1e6,
+                1.5 * passthrough * 1e6,
+                unit="µs",
+            ),
+            results.target(
+                "wsgi.one_each",
+                "1 receiver each: overhead <= 1/40 of min(OpenTelemetry, Sentry)",
+                one_each * 1e6,
+                cheaper / 40 * 1e6,
+                unit="µs",
+            ),
+        ],
+        rounds=args.rounds,
+        requests=args.requests,
     )
     return 0
 

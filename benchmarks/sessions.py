@@ -1,6 +1,6 @@
 """Session middleware cost: reqsignals' four stores vs Starlette's SessionMiddleware.
 
-    .venv/bin/python benchmarks/sessions.py [--rounds 9] [--number 2000]
+    python -m benchmarks.sessions [--rounds 9] [--number 2000] [--json PATH]
 
 One process, one event loop, direct ASGI calls (no server, no client). Each variant
 wraps the same bare ASGI app; a request carries the cookie of an existing session
@@ -36,6 +36,7 @@ from typing import Any
 
 from starlette.middleware.sessions import SessionMiddleware as StarletteSessions
 
+from benchmarks import results
 from reqsignals.auth import CookieStore, MemoryStore, RedisStore, SessionAuth, SQLiteStore
 from reqsignals.auth.stores.base import SessionStore
 
@@ -169,6 +170,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--number", type=int, default=2000)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args()
 
     with redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp:
@@ -218,6 +220,33 @@ def main() -> None:
         f"{verdict} ({worst:.2f}{X})."
     )
     sys.stdout.flush()
+    results.write(
+        args.json,
+        "Session middleware",
+        [
+            {
+                "middleware": name,
+                "read_us": best[name, "read"],
+                "write_us": best[name, "write"],
+                "read_vs_starlette": best[name, "read"] / ref_r,
+                "write_vs_starlette": best[name, "write"] / ref_w,
+            }
+            for name in wraps
+        ],
+        [
+            results.target(
+                f"sessions.cookie.{kind}",
+                f"CookieStore {kind} vs Starlette SessionMiddleware",
+                best["reqsignals CookieStore", kind] / best["Starlette SessionMiddleware", kind],
+                1.5,
+                unit="x",
+            )
+            for kind in ("read", "write")
+        ],
+        rounds=args.rounds,
+        number=args.number,
+        sqlite=__import__("sqlite3").sqlite_version,
+    )
 
 
 if __name__ == "__main__":

@@ -1,0 +1,169 @@
+"""The benchmark report: one command runs benchmarks and writes the Markdown page.
+
+The end-to-end test runs the real command on the dispatch benchmark in quick mode; the
+others feed the renderer results as a benchmark's ``--json`` would write them.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from benchmarks import report, results
+from tests.support import ROOT
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+X = "\u00d7"  # the times sign the ratios are printed with
+
+
+def test_quick_dispatch_report_has_machine_tables_targets_and_a_linked_png(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "b.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.report", "--quick", "--only", "dispatch",
+         "--output", str(out), "--charts-dir", str(tmp_path / "img")],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = out.read_text(encoding="utf-8")
+
+    machine = page.split("## Machine", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"^\| CPU \| \S", machine, re.MULTILINE)
+    assert re.search(r"^\| Python \| 3\.\d+", machine, re.MULTILINE)
+    assert "| django | " in machine
+
+    dispatch = page.split("## Dispatch", 1)[1]
+    assert "python -m benchmarks.dispatch --rounds 3 --number 2000" in dispatch
+    assert "Load average (1 / 5 / 15 min) before the run: " in dispatch
+    # A row of the send table: receivers, refs, four timings, three ratios.
+    row = r"^\| 1 \| strong \|" + r" [\d,.]+ \|" * 4 + rf" [\d.]+{X} \|" * 3 + "$"
+    assert re.search(row, dispatch, re.MULTILINE), dispatch
+    assert "| target | measured | limit | result |" in dispatch
+    target_row = rf"^\| 1 receiver, strong: vs bare loop \| [\d.]+{X} \| ≤ 1\.20{X} \| "
+    assert re.search(target_row + r"(met|\*\*MISSED\*\*) \|$", dispatch, re.MULTILINE)
+
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", dispatch)
+    assert links == ["img/dispatch.png"]
+    png = (out.parent / links[0]).read_bytes()
+    assert png[:8] == PNG_SIGNATURE
+    width, height = struct.unpack(">II", png[16:24])  # the IHDR chunk
+    assert (width, height) == (800, 450)
+
+
+def wsgi_results(one_each_us: float) -> dict[str, Any]:
+    """What benchmarks/middleware_wsgi.py --json writes, with chosen overheads (µs)."""
+    overheads = {
+        "bare app": 0.0,
+        "pass-through middleware": 0.06,
+        "reqsignals, no receivers": 0.08,
+        "reqsignals, 1 receiver each": one_each_us,
+        "(reference) 2 send_robust calls alone": 1.3,
+        "opentelemetry": 56.0,
+        "sentry": 72.0,
+    }
+    rows = [{"variant": k, "us": 0.2 + v, "overhead_us": v} for k, v in overheads.items()]
+    targets = [
+        results.target("wsgi.no_receivers", "no receivers", 0.08, 0.09, unit="µs"),
+        results.target("wsgi.one_each", "1 receiver each", one_each_us, 56.0 / 40, unit="µs"),
+    ]
+    return {"title": "WSGI", "rows": rows, "targets": targets, "notes": ["A note."], "rounds": 60}
+
+
+def ok_run(name: str, data: dict[str, Any]) -> report.Run:
+    bench = report.BY_NAME[name]
+    return report.Run(bench, bench.command(False), "ok", load="0.50 / 0.40 / 0.30", data=data)
+
+
+@pytest.mark.parametrize(
+    ("one_each_us", "verdict"),
+    [
+        pytest.param(3.5, "**MISSED**", id="missed"),
+        pytest.param(1.2, "met", id="met"),
+    ],
+)
+def test_targets_table_states_each_verdict(
+    tmp_path: Path, one_each_us: float, verdict: str
+) -> None:
+    section = "\n".join(
+        report.render_section(ok_run("middleware_wsgi", wsgi_results(one_each_us)), tmp_path)
+    )
+    line = f"| 1 receiver each | {report.num(one_each_us)} µs | ≤ 1.40 µs | {verdict} |"
+    assert line in section
+    assert "A note." in section
+    assert "| reqsignals, 1 receiver each |" in section
+
+
+def test_summary_says_missed_plainly_and_explains_from_the_numbers() -> None:
+    run = ok_run("middleware_wsgi", wsgi_results(3.5))
+    summary = "\n".join(report.render_summary([run], {}))
+    assert "1 of 2 targets met; **1 missed**:" in summary
+    missed = [line for line in summary.splitlines() if line.startswith("- ")]
+    assert len(missed) == 1
+    assert missed[0].startswith("- **WSGI middleware — 1 receiver each: MISSED** (3.50 µs).")
+    # The reference row against the budget: 1.3 of 1.4 µs.
+    assert "cost 1.30 µs (the reference row): 93% of the whole budget" in missed[0]
+    assert "OpenTelemetry, +56.0 µs" in missed[0]
+
+
+def test_a_target_without_an_explanation_is_stated_with_its_numbers() -> None:
+    target = results.target("sessions.cookie.read", "CookieStore read", 1.8, 1.5, unit="x")
+    assert report.explain(target, {}, {}) == f"Measured 1.80{X} against a limit of ≤ 1.50{X}."
+
+
+def test_a_registered_benchmark_whose_script_is_absent_is_reported_not_run(
+    tmp_path: Path,
+) -> None:
+    bench = report.Benchmark(
+        name="no_such_benchmark", title="Nothing", full=(), quick=(), timeout=5,
+        quick_timeout=5, intro="Intro.",
+    )  # fmt: skip
+    run = report.run_benchmark(bench, quick=True, scratch=tmp_path)
+    assert run.status == "missing"
+    section = "\n".join(report.render_section(run, tmp_path))
+    assert "**Not run: script missing**" in section
+    summary = "\n".join(report.render_summary([run], {}))
+    assert "not run: script missing (`benchmarks/no_such_benchmark.py`)" in summary
+
+
+def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost() -> None:
+    e2e = {
+        "rows": [
+            {"group": "throughput", "variant": "bare app", "rps": 10000.0,
+             "every_round": [9000.0, 10000.0, 8000.0]},
+            {"group": "throughput", "variant": "reqsignals, 1 receiver each", "rps": 9000.0,
+             "every_round": [9000.0, 8500.0, 7200.0]},
+        ],
+    }  # fmt: skip
+    asgi = {"rows": [{"variant": "reqsignals, 1 sync receiver each", "overhead_us": 2.0}]}
+    target = results.target("e2e.throughput", "req/s vs bare", 0.9, 0.97, op=">=", unit="x")
+    text = report.explain(
+        target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "3.00 / 2.00 / 1.00"}
+    )
+    assert text.startswith(
+        f"Under reqsignals uvicorn served 0.90{X} of the bare app's best requests per second "
+        "(load average 3.00 / 2.00 / 1.00 when the run began)."
+    )
+    assert f"ranged from 0.85{X} to 1.00{X} (median 0.90{X}), so some rounds met it" in text
+    # 100 µs per request bare, 111 µs under reqsignals; 2 µs measured directly.
+    assert (
+        "the server spent 11.1 µs more under reqsignals (100 against 111 µs), where the "
+        f"direct calls measure the middleware at 2.00 µs, which would predict 0.98{X}. "
+        "The rest is work the direct calls do not see"
+    ) in text
+
+
+def test_a_benchmark_without_json_is_shown_as_it_printed(tmp_path: Path) -> None:
+    bench = report.BY_NAME["auth"]
+    printed = "| store | session only |\n|---|---:|\n| CookieStore | 9.7 |"
+    run = report.Run(bench, bench.command(False), "ok", load="1.00 / 1.00 / 1.00", stdout=printed)
+    section = "\n".join(report.render_section(run, tmp_path))
+    assert "the script has no `--json` option" in section
+    assert printed in section
+    assert "**Targets**" not in section
