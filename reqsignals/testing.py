@@ -38,6 +38,7 @@ class Sent(NamedTuple):
 
     @property
     def name(self) -> str | None:
+        """The name of the signal sent."""
         return self.signal.name
 
 

@@ -63,10 +63,14 @@ class AuthBackend(Protocol):
     """
 
     @property
-    def authenticate(self) -> Callable[..., Any]: ...
+    def authenticate(self) -> Callable[..., Any]:
+        """``authenticate(request, **credentials)``: the user, or ``None`` (may be async)."""
+        ...
 
     @property
-    def get_user(self) -> Callable[..., Any]: ...
+    def get_user(self) -> Callable[..., Any]:
+        """``get_user(user_id)``: the user with this id, or ``None`` (may be async)."""
+        ...
 
 
 def _normalize_username(username: str) -> str:

@@ -133,6 +133,7 @@ class Session(MutableMapping[str, Any]):
 
     @property
     def key(self) -> str | None:
+        """The session's key in the store, or ``None`` for a session not saved yet."""
         if self._loader is not None:
             self._load()
         return self._key

@@ -47,10 +47,12 @@ class User:
 
     @property
     def display_name(self) -> str:
+        """The user name (Starlette's ``BaseUser`` protocol)."""
         return self.username
 
     @property
     def identity(self) -> str:
+        """The id as a string (Starlette's ``BaseUser`` protocol)."""
         return str(self.id)
 
 

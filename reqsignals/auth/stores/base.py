@@ -72,9 +72,11 @@ class SessionStore:
     stateless: ClassVar[bool] = False
 
     def load(self, token: str) -> dict[str, Any] | None:
+        """The session's data, or ``None`` for an unknown, expired or deleted token."""
         raise NotImplementedError
 
     def create(self, data: Mapping[str, Any], max_age: int) -> str:
+        """Store a new session expiring in *max_age* seconds; return its token."""
         raise NotImplementedError
 
     def save(
@@ -85,21 +87,31 @@ class SessionStore:
         deleted: Collection[str],
         max_age: int,
     ) -> str | None:
+        """Write the keys in *changed* and remove those in *deleted*; renew the expiry.
+
+        Returns:
+            The token to send, or ``None`` when the session no longer exists (then
+            nothing was written).
+        """
         raise NotImplementedError
 
     def delete(self, token: str) -> None:
+        """Forget the session; an unknown token is ignored."""
         raise NotImplementedError
 
     def exists(self, token: str) -> bool:
+        """Whether :meth:`load` would find the session."""
         return self.load(token) is not None
 
     def close(self) -> None:
         """Release connections and threads; the store reconnects if used again."""
 
     async def aload(self, token: str) -> dict[str, Any] | None:
+        """Async twin of :meth:`load`."""
         return self.load(token)
 
     async def acreate(self, data: Mapping[str, Any], max_age: int) -> str:
+        """Async twin of :meth:`create`."""
         return self.create(data, max_age)
 
     async def asave(
@@ -110,12 +122,15 @@ class SessionStore:
         deleted: Collection[str],
         max_age: int,
     ) -> str | None:
+        """Async twin of :meth:`save`."""
         return self.save(token, data, changed, deleted, max_age)
 
     async def adelete(self, token: str) -> None:
+        """Async twin of :meth:`delete`."""
         self.delete(token)
 
     async def aexists(self, token: str) -> bool:
+        """Async twin of :meth:`exists`."""
         return await self.aload(token) is not None
 
     async def aclose(self) -> None:
