@@ -179,22 +179,46 @@ def test_bare_wsgi_serves_and_its_receivers_log_each_request(
 
 
 @pytest.mark.server
-def test_bare_wsgi_under_waitress():
-    argv = ["python", "-m", "waitress", "--host=127.0.0.1", "--port={port}"]
-    with run_server([*argv, "examples.bare_wsgi:app"]) as server:
+@pytest.mark.parametrize(
+    ("argv", "kind"),
+    [
+        pytest.param(
+            [
+                "python",
+                "-m",
+                "waitress",
+                "--host=127.0.0.1",
+                "--port={port}",
+                "examples.bare_wsgi:app",
+            ],
+            "WSGI",
+            id="wsgi-under-waitress",
+        ),
+        pytest.param(
+            ["python", "-m", "uvicorn", "--port", "{port}", "examples.bare_asgi:app"],
+            "ASGI",
+            id="asgi-under-uvicorn",
+        ),
+    ],
+)
+def test_bare_example_under_a_real_server(argv: list[str], kind: str) -> None:
+    module = f"examples.bare_{kind.lower()}"
+    with run_server(argv) as server:
         with httpx.Client(base_url=server.url, timeout=10) as client:
-            assert client.get("/").text == "Hello from a bare WSGI app\n"
+            assert client.get("/").text == f"Hello from a bare {kind} app\n"
             assert client.get("/stream").text == "chunk 0\nchunk 1\nchunk 2\n"
             assert client.get("/boom").status_code == 500
         needles = [
             f"{TIMING} GET / 200 ",
             f"{TIMING} GET /stream 200 ",
             f"{TIMING} GET /boom - ",
-            "examples.bare_wsgi GET /boom failed: RuntimeError('boom')",
+            f"{module} GET /boom failed: RuntimeError('boom')",
         ]
         out = wait_for_output(server, *needles)
     for needle in needles:
         assert needle in out, out
+    # The ASGI example answers the lifespan protocol, so uvicorn has nothing to complain of.
+    assert "lifespan" not in out.lower()
 
 
 # -- bare ASGI -------------------------------------------------------------------------
@@ -254,26 +278,6 @@ def test_bare_asgi_serves_and_its_receivers_log_each_request(
     ]
     errors = [r.getMessage() for r in caplog.records if r.name == "examples.bare_asgi"]
     assert errors == ["GET /boom failed: RuntimeError('boom')"]
-
-
-@pytest.mark.server
-def test_bare_asgi_under_uvicorn():
-    argv = ["python", "-m", "uvicorn", "--port", "{port}", "examples.bare_asgi:app"]
-    with run_server(argv) as server:
-        with httpx.Client(base_url=server.url, timeout=10) as client:
-            assert client.get("/").text == "Hello from a bare ASGI app\n"
-            assert client.get("/stream").text == "chunk 0\nchunk 1\nchunk 2\n"
-            assert client.get("/boom").status_code == 500
-        needles = [
-            f"{TIMING} GET / 200 ",
-            f"{TIMING} GET /stream 200 ",
-            f"{TIMING} GET /boom - ",
-            "examples.bare_asgi GET /boom failed: RuntimeError('boom')",
-        ]
-        out = wait_for_output(server, *needles)
-    for needle in needles:
-        assert needle in out, out
-    assert "lifespan" not in out.lower()  # answered, so uvicorn has nothing to complain of
 
 
 # -- Flask -----------------------------------------------------------------------------
