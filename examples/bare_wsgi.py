@@ -2,7 +2,7 @@
 
 Run it (from the repository root) under any WSGI server::
 
-    waitress-serve --port=8000 examples.bare_wsgi:app
+    waitress-serve --listen=127.0.0.1:8000 examples.bare_wsgi:app
     gunicorn examples.bare_wsgi:app
 
 or with the standard library's reference server::

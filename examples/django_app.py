@@ -14,8 +14,9 @@ app config is listed in ``INSTALLED_APPS`` by its dotted path
 (``examples.django_app.ExampleConfig``), and Django imports this very module as the
 app. Both entry points are wrapped with ``reqsignals.wrap``.
 
-Django turns a view's exception into a 500 response itself, so the middleware sees a
-500, not the exception.
+Django turns a view's exception into a 500 response itself, so the middleware alone
+would see a 500, not the exception; ``reqsignals.contrib.django`` in ``INSTALLED_APPS``
+forwards Django's own exception signal, so ``got_request_exception`` reports it.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ settings.configure(
     SECRET_KEY=os.environ.get("DJANGO_SECRET_KEY", "django-insecure-example-only"),
     ALLOWED_HOSTS=["127.0.0.1", "localhost"],
     ROOT_URLCONF=__name__,
-    INSTALLED_APPS=[f"{__name__}.ExampleConfig"],
+    INSTALLED_APPS=["reqsignals.contrib.django", f"{__name__}.ExampleConfig"],
     MIDDLEWARE=["django.middleware.common.CommonMiddleware"],
     DATABASES={},
     USE_TZ=True,

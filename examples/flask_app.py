@@ -8,13 +8,14 @@ Run it (from the repository root)::
 then ``curl localhost:5000/`` (gunicorn: port 8000) a few times and read the counts at
 ``/metrics``. Every request also logs a timing line.
 
-The signals middleware wraps ``app.wsgi_app`` (not ``app``, so ``app.run`` and the
-test client keep working) with ``sender=app``; the receivers are connected for that
-sender only, so two apps made by the factory — in tests, say — never count each
-other's requests.
+``reqsignals.contrib.flask.init_app(app)`` wraps ``app.wsgi_app`` (not ``app``, so
+``app.run`` and the test client keep working) with ``sender=app``; the receivers are
+connected for that sender only, so two apps made by the factory — in tests, say — never
+count each other's requests.
 
-Flask turns a view's exception into a 500 response itself, so the middleware sees a
-500, not the exception.
+Flask turns a view's exception into a 500 response itself, so the middleware alone
+would see a 500, not the exception; ``init_app`` also forwards Flask's own exception
+signal, so ``got_request_exception`` reports it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from typing import Any
 
 import flask
 
-import reqsignals
 from examples.receivers import timing
 from examples.receivers.prometheus import RequestMetrics
+from reqsignals.contrib.flask import init_app
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -41,7 +42,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> flask.Flask:
     metrics = app.extensions["request_metrics"] = RequestMetrics()
     metrics.connect(sender=app)
     timing.connect(sender=app)
-    app.wsgi_app = reqsignals.wrap(app.wsgi_app, sender=app)
+    init_app(app)  # wraps app.wsgi_app with sender=app; reports view exceptions
 
     @app.get("/")
     def index() -> str:

@@ -179,8 +179,15 @@ def load_app(target: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:
+        hint = ""
+        top = module_name.partition(".")[0]
+        if isinstance(exc, ModuleNotFoundError) and exc.name == top:
+            hint = (
+                f"; run reqsignals from the directory that holds {top!r}, "
+                "or add that directory to PYTHONPATH"
+            )
         raise CommandError(
-            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}"
+            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}{hint}"
         ) from exc
     for part in attr.split("."):
         try:

@@ -22,6 +22,7 @@ from time import perf_counter
 from typing import Any
 
 from ._keys import REPORTED_KEY, SENT_KEY
+from .dispatch import is_async_callable
 from .signals import got_request_exception, request_finished, request_started
 from .types import Environ, ExcInfo, StartResponse, WSGIApp
 
@@ -41,7 +42,7 @@ class SignalsMiddleware:
             goes on unchanged.
 
     Raises:
-        TypeError: *app* is not callable.
+        TypeError: *app* is not callable, or is an ``async def`` callable (an ASGI app).
 
     With no receiver connected to any of the three request signals, a request costs
     one check and goes straight to *app*. Receivers connected later, at any time,
@@ -67,6 +68,12 @@ class SignalsMiddleware:
             raise TypeError(
                 f"SignalsMiddleware needs a WSGI application (a callable taking environ "
                 f"and start_response) as its first argument, got {app!r}"
+            )
+        if is_async_callable(app):
+            raise TypeError(
+                f"SignalsMiddleware needs a WSGI application, and {app!r} is an async "
+                "callable, so it looks like an ASGI app: use reqsignals.asgi.SignalsMiddleware, "
+                "or reqsignals.wrap(app), which picks the middleware for you"
             )
         self.app = app
         self.sender = app if sender is None else sender

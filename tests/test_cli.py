@@ -52,6 +52,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
             id="no-module",
         ),
         pytest.param(
+            "no_such_package.app:app",
+            "run reqsignals from the directory that holds 'no_such_package'",
+            id="no-module-hint",
+        ),
+        pytest.param(
             "tests.cli_broken:app", "RuntimeError: this module fails on purpose", id="import-error"
         ),
         pytest.param("tests.cli_apps:missing", "has no attribute 'missing'", id="no-attribute"),

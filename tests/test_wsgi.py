@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import sys
@@ -470,6 +471,28 @@ def test_wrapped_twice_only_the_outermost_sends(recorder: Capture) -> None:
 def test_not_callable_app_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="needs a WSGI application"):
         SignalsMiddleware("app:application")  # type: ignore[arg-type]
+
+
+async def _asgi_app(scope: Any, receive: Any, send: Any) -> None:
+    pass
+
+
+class _AsgiCallable:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        pytest.param(_asgi_app, id="coroutine-function"),
+        pytest.param(_AsgiCallable(), id="async-call"),
+        pytest.param(functools.partial(_asgi_app), id="partial"),
+    ],
+)
+def test_an_asgi_app_is_a_type_error_that_names_the_asgi_middleware(app: Any) -> None:
+    with pytest.raises(TypeError, match=r"looks like an ASGI app: use reqsignals\.asgi\."):
+        SignalsMiddleware(app)
 
 
 def test_repr_names_the_app() -> None:

@@ -118,7 +118,11 @@ def _user_id(user: object) -> int | str:
     if user_id is None:
         user_id = getattr(user, "pk", None)
     if user_id is None:
-        raise ValueError(f"cannot log in {user!r}: it has no 'id' (or 'pk') to keep in the session")
+        # The type only: a user passed by mistake as a dict may hold the password.
+        raise ValueError(
+            f"cannot log in a {type(user).__name__}: it has no 'id' (or 'pk') attribute to "
+            "keep in the session; pass the user object that authenticate() returned"
+        )
     return user_id if isinstance(user_id, (int, str)) else str(user_id)
 
 

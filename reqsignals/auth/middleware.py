@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any, Literal
 
 from itsdangerous import BadData, TimestampSigner
 
-from ..dispatch import is_async_callable
+from .._wrap import guess_interface
 from ..types import ASGIApp, Environ, Message, Receive, Scope, Send, StartResponse, WSGIApp
 from .errors import SessionTooLarge
 from .flow import aget_user
@@ -45,8 +46,14 @@ def _cookie_value(header: str, name: str) -> str | None:
     return None
 
 
+def _type_names(keys: object) -> str:
+    if isinstance(keys, (list, tuple)):
+        return f"a {type(keys).__name__} of {', '.join(sorted({type(k).__name__ for k in keys}))}"
+    return type(keys).__name__
+
+
 class SessionAuth:
-    """The session (and, later, login) configuration for one app.
+    """The session and login configuration for one app.
 
     ``auth.wrap(app)`` installs the session middleware around any WSGI or ASGI app; the
     app then finds its :class:`Session` with :func:`get_session` (ASGI: also at
@@ -75,6 +82,8 @@ class SessionAuth:
 
     Raises:
         ValueError: an empty secret key, a bad ``same_site``, cookie name or ``max_age``.
+        TypeError: a secret key that is not ``str`` or ``bytes``, a store class or a
+            path instead of a store, or one backend instead of a list of them.
 
     Example::
 
@@ -96,9 +105,28 @@ class SessionAuth:
         https_only: bool = False,
         salt: str = "reqsignals.session",
     ) -> None:
-        keys = [secret_key] if isinstance(secret_key, (str, bytes)) else list(secret_key)
+        keys = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
+        if not isinstance(keys, Sequence) or not all(isinstance(k, (str, bytes)) for k in keys):
+            # The type only: never the value, which may be a secret.
+            raise TypeError(
+                "secret_key must be a str or bytes secret, or a list of them (the first "
+                f"signs), got {_type_names(keys)}; read it from your configuration, e.g. "
+                "os.environ['SESSION_SECRET']"
+            )
         if not keys or not all(keys):
             raise ValueError("secret_key must be a non-empty secret or a list of them")
+        if isinstance(store, (type, str, bytes, os.PathLike)):
+            fix = (
+                f"{store.__name__}()"
+                if isinstance(store, type)
+                else f"SQLiteStore({os.fsdecode(store)!r})"
+            )
+            raise TypeError(f"store must be a session store instance, got {store!r}: pass {fix}")
+        if hasattr(backends, "authenticate"):
+            raise TypeError(
+                f"backends takes a list of backends, got one {type(backends).__name__}: "
+                "write backends=[...]"
+            )
         if same_site not in _SAME_SITE:
             raise ValueError(f"same_site must be 'lax', 'strict' or 'none', got {same_site!r}")
         if not cookie_name or not cookie_name.isascii() or any(c in cookie_name for c in '=;, "'):
@@ -144,14 +172,14 @@ class SessionAuth:
 
         Returns:
             a :class:`SessionMiddleware` (ASGI) or :class:`WSGISessionMiddleware`.
+
+        Raises:
+            TypeError: *app* is not callable.
+            ValueError: *interface* is not ``"wsgi"``, ``"asgi"`` or ``None``.
         """
-        if interface is None:
-            interface = "asgi" if is_async_callable(app) else "wsgi"
-        if interface == "asgi":
+        if guess_interface(app, interface) == "asgi":
             return SessionMiddleware(app, auth=self)
-        if interface == "wsgi":
-            return WSGISessionMiddleware(app, auth=self)
-        raise ValueError(f"interface must be 'wsgi' or 'asgi', got {interface!r}")
+        return WSGISessionMiddleware(app, auth=self)
 
     def close(self) -> None:
         """Close the store's connections."""

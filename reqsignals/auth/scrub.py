@@ -64,9 +64,10 @@ _MASK_BYTES = MASK.encode("ascii")
 
 # Runs of letters (any script); digits, "_" and everything else separate words.
 _LETTER_RUN = re.compile(r"[^\W\d_]+")
-# Within an ASCII run: an upper-case run not followed by lower case ("XAPI" in
-# "XAPIKey"), a capitalised or lower-case word ("Key", "access").
-_HUMP = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
+# Within an ASCII run: an acronym's plural ("PINs" in "userPINs", "OTPs"), an upper-case
+# run not followed by lower case ("XAPI" in "XAPIKey"), a capitalised or lower-case word
+# ("Key", "access").
+_HUMP = re.compile(r"[A-Z]{2,}s(?![a-z])|[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
 
 
 def key_words(key: str) -> list[str]:

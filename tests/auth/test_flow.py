@@ -477,6 +477,14 @@ def test_a_user_without_an_id_cannot_log_in() -> None:
         rig(lambda r: login(r, object()))
 
 
+def test_a_dict_passed_as_the_user_is_named_by_type_never_echoed() -> None:
+    rig = make_rig("wsgi", SyncBackend("b", []))
+    form = {"username": "ada", "password": "hunter2-in-a-dict"}
+    with pytest.raises(ValueError, match=r"cannot log in a dict: it has no 'id'") as info:
+        rig(lambda r: login(r, form))
+    assert "hunter2" not in str(info.value)
+
+
 def test_a_uuid_id_is_kept_as_a_string() -> None:
     key = uuid.UUID(int=12345)
 

@@ -22,6 +22,7 @@ from starlette.websockets import WebSocket
 
 from reqsignals import connection_created
 from reqsignals.auth import (
+    MemoryBackend,
     MemoryStore,
     Session,
     SessionAuth,
@@ -177,6 +178,44 @@ def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
     options = {"secret_key": SECRET, "store": MemoryStore(), **options}
     with pytest.raises(ValueError, match=message):
         SessionAuth(**options)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        pytest.param({"secret_key": None}, r"got NoneType; read it from", id="secret-none"),
+        pytest.param({"secret_key": 42}, r"got int; read it from", id="secret-int"),
+        pytest.param({"secret_key": ["a", None]}, r"got a list of NoneType, str", id="one-none"),
+        pytest.param(
+            {"store": MemoryStore},
+            r"got <class .*MemoryStore'>: pass MemoryStore\(\)",
+            id="store-class",
+        ),
+        pytest.param({"store": "s.db"}, r"got 's.db': pass SQLiteStore\('s.db'\)", id="store-path"),
+        pytest.param({"store": Path("s.db")}, r"pass SQLiteStore\('s.db'\)", id="store-pathlib"),
+        pytest.param(
+            {"backends": MemoryBackend()},
+            r"got one MemoryBackend: write backends=\[",
+            id="one-backend",
+        ),
+    ],
+)
+def test_wrong_types_are_refused_with_the_fix(options: dict[str, Any], message: str) -> None:
+    options = {"secret_key": SECRET, "store": MemoryStore(), **options}
+    with pytest.raises(TypeError, match=message):
+        SessionAuth(**options)
+
+
+def test_a_secret_key_of_the_wrong_type_is_not_repeated() -> None:
+    secret = ["kept-secret", 7]
+    with pytest.raises(TypeError) as info:
+        SessionAuth(secret, MemoryStore())  # type: ignore[list-item]
+    assert "kept-secret" not in str(info.value)
+
+
+def test_wrap_refuses_what_is_not_an_app() -> None:
+    with pytest.raises(TypeError, match="is not a WSGI or ASGI application"):
+        SessionAuth(SECRET, MemoryStore()).wrap(42)
 
 
 def test_default_store_is_sqlite_in_the_working_directory(
