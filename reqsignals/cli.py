@@ -174,6 +174,11 @@ def load_app(target: str) -> Any:
     module_name, sep, attr = target.partition(":")
     if not sep or not module_name or not attr:
         raise CommandError(f"expected MODULE:APP (for example 'myproject.app:app'), got {target!r}")
+    if attr.endswith(")"):
+        raise CommandError(
+            f"{attr!r} is a call: reqsignals run takes the app object itself; for an app "
+            "factory, give the module a line such as 'app = create_app()' and point at it"
+        )
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as uvicorn and gunicorn do
     try:

@@ -84,6 +84,15 @@ def is_async_callable(fn: Any) -> bool:
     return call is not None and inspect.iscoroutinefunction(call)
 
 
+def _accepts_kwargs(fn: Any) -> bool:
+    """Whether *fn* takes ``**kwargs`` (True when its signature cannot be read)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def _receiver_id(fn: Any) -> Any:
     # A bound method is a new object on every attribute access: key it by its parts.
     if inspect.ismethod(fn):
@@ -169,6 +178,13 @@ class Signal:
         """
         if not callable(receiver):
             raise TypeError(f"{self!r}.connect() needs a callable receiver, got {receiver!r}")
+        if not _accepts_kwargs(receiver):
+            # It would fail on every send (and send_robust would only log it): say so now.
+            raise TypeError(
+                f"{receiver!r} cannot take keyword arguments: signal receivers are called "
+                "as receiver(signal=..., sender=..., **kwargs), so add **kwargs to its "
+                "parameters"
+            )
         lookup = (dispatch_uid or _receiver_id(receiver), self._key_for_connect(sender))
         target: Any = receiver
         if weak:
@@ -509,6 +525,11 @@ def receiver(
             ...
     """
     signals = [signal] if isinstance(signal, Signal) else list(signal)
+    if not signals or not all(isinstance(s, Signal) for s in signals):
+        raise TypeError(
+            f"@receiver() takes a Signal or a list of Signals, got {signal!r}: "
+            "for example @receiver(request_finished)"
+        )
 
     def decorator(fn: F) -> F:
         for s in signals:

@@ -64,6 +64,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
             "tests.cli_apps:not_an_app", "is not a WSGI or ASGI application", id="not-an-app"
         ),
         pytest.param("tests.cli_apps", "expected MODULE:APP", id="no-colon"),
+        pytest.param("tests.cli_apps:create_app()", "for an app factory", id="factory-call"),
         pytest.param("tests.cli_apps:asgi2_app --interface asgi", "ASGI 2", id="asgi2"),
     ],
 )

@@ -96,12 +96,32 @@ def test_connect_rejects_non_callable() -> None:
 
 
 def test_unweakrefable_receiver_needs_weak_false() -> None:
+    class Slotted:
+        __slots__ = ()  # no __weakref__ slot: instances cannot be weakly referenced
+
+        def __call__(self, sender: Any, **kwargs: Any) -> None:
+            pass
+
     sig = Signal("s")
-    wrapper = (1).__add__  # a method-wrapper: no weak references
+    slotted = Slotted()
     with pytest.raises(TypeError, match="weak=False"):
-        sig.connect(wrapper)
-    sig.connect(wrapper, weak=False)
-    assert sig.receivers == [wrapper]
+        sig.connect(slotted)
+    sig.connect(slotted, weak=False)
+    assert sig.receivers == [slotted]
+
+
+def test_receiver_without_kwargs_is_refused_at_connect() -> None:
+    def no_kwargs(sender: Any, request: Any) -> None:
+        pass
+
+    with pytest.raises(TypeError, match=r"add \*\*kwargs"):
+        Signal("s").connect(no_kwargs)
+
+
+@pytest.mark.parametrize("bad", ["request_finished", [], [Signal("a"), "b"]], ids=repr)
+def test_receiver_decorator_needs_signals(bad: Any) -> None:
+    with pytest.raises(TypeError, match=r"takes a Signal or a list of Signals"):
+        receiver(bad)
 
 
 # -- calling convention -----------------------------------------------------
@@ -118,8 +138,8 @@ def test_receivers_are_called_with_signal_sender_and_named(style: str) -> None:
     def named_args(sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         got.update(kwargs, sender=sender, request=request, user=user)
 
-    def signal_too(signal: Any, sender: Any, request: Any, user: Any) -> None:
-        got.update(signal=signal, sender=sender, request=request, user=user)
+    def signal_too(signal: Any, sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
+        got.update(kwargs, signal=signal, sender=sender, request=request, user=user)
 
     fn = {"kwargs_only": kwargs_only, "named_args": named_args, "signal_too": signal_too}[style]
     sig.connect(fn)
