@@ -9,11 +9,12 @@ by receivers reach the app, and streaming responses are passed on message by mes
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Awaitable
+from time import perf_counter
 from typing import Any
 
 from ._keys import HANDLED_KEY, REPORTED_KEY, SENT_KEY
+from .dispatch import _sender_key
 from .signals import got_request_exception, request_finished, request_started
 from .types import ASGIApp, Message, Receive, Scope, Send
 
@@ -84,6 +85,7 @@ class SignalsMiddleware:
         self.strict = strict
         self.websocket = websocket
         self._kinds = ("http", "websocket") if websocket else ("http",)
+        self._key = _sender_key(self.sender)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The fast path: nothing to tell anyone, or not ours to tell. `_live` is the
@@ -126,14 +128,29 @@ class SignalsMiddleware:
                     pass
             return send(message)
 
-        start = time.perf_counter()
+        # The two sends of every connection do what asend_robust does (in order,
+        # async receivers awaited, sync ones inline, a failure logged and skipped),
+        # but call the dispatcher's cached plan from here with the keyword arguments
+        # spelled out: that halves what a request with receivers costs.
+        start = perf_counter()
         try:
             # Awaited here, in the request's task, before the app runs: context
             # variables that receivers set are visible to the app.
             if strict:
                 await request_started.asend(sender, scope=scope)
             else:
-                await request_started.asend_robust(sender, scope=scope)
+                plan = request_started._cache.get(self._key) or request_started._plan(sender)
+                for r, weak, is_async in plan[2]:
+                    if weak:
+                        r = r()
+                        if r is None:
+                            continue
+                    try:
+                        result = r(signal=request_started, sender=sender, scope=scope)
+                        if is_async:
+                            await result
+                    except Exception as exc:
+                        request_started._log_failure(r, exc, "asend_robust")
             try:
                 await self.app(scope, receive, send_noting_status)
             except Exception as exc:
@@ -158,13 +175,28 @@ class SignalsMiddleware:
         finally:
             # Also on CancelledError, which then propagates: it was caught by this
             # finally, so the task is not re-cancelled by our own awaits.
-            duration = time.perf_counter() - start
+            duration = perf_counter() - start
             if strict:
                 await request_finished.asend(sender, scope=scope, status=status, duration=duration)
             else:
-                await request_finished.asend_robust(
-                    sender, scope=scope, status=status, duration=duration
-                )
+                plan = request_finished._cache.get(self._key) or request_finished._plan(sender)
+                for r, weak, is_async in plan[2]:
+                    if weak:
+                        r = r()
+                        if r is None:
+                            continue
+                    try:
+                        result = r(
+                            signal=request_finished,
+                            sender=sender,
+                            scope=scope,
+                            status=status,
+                            duration=duration,
+                        )
+                        if is_async:
+                            await result
+                    except Exception as exc:
+                        request_finished._log_failure(r, exc, "asend_robust")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.app!r})"

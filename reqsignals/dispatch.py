@@ -45,10 +45,16 @@ _ANY_SENDER: Any = _Any()
 #: Sender key of a receiver connected with ``sender=None``: it hears every sender.
 _EVERY = ("every",)
 
-# A plan is what `send` iterates for one sender, built once and cached:
+# A plan is what a send iterates for one sender, built once and cached, as
+# (mode, items, calls). `items` is what the mode says:
 _STRONG = 0  # items: tuple of callables (all strong, all sync)
 _WEAK = 1  # items: tuple of weak references (all weak, all sync)
 _MIXED = 2  # items: tuple of _Entry (anything, async included)
+# `calls` holds the same receivers, whatever the mode, as (receiver or weak
+# reference, weak, is_async) triples: one loop that handles all of them.
+
+
+_Plan = tuple[int, tuple[Any, ...], tuple[tuple[Any, bool, bool], ...]]
 
 
 class _Entry(NamedTuple):
@@ -144,7 +150,7 @@ class Signal:
         # sender key -> plan; replaced by a new dict whenever _live changes or
         # a receiver or sender dies. Always assigned *after* _live, and read by
         # send() *before* _live, so no send can store a plan from a stale tuple.
-        self._cache: dict[Any, tuple[int, tuple[Any, ...]]] = {}
+        self._cache: dict[Any, _Plan] = {}
         self._muted = 0
         self._dead = False
 
@@ -257,7 +263,7 @@ class Signal:
 
     # -- looking up --------------------------------------------------------
 
-    def _plan(self, sender: Any) -> tuple[int, tuple[Any, ...]]:
+    def _plan(self, sender: Any) -> _Plan:
         cache = self._cache
         key = _sender_key(sender)
         plan = cache.get(key)
@@ -266,18 +272,19 @@ class Signal:
                 e for e in self._live if (e.sender_key is _EVERY or e.sender_key == key)
             )
             entries = tuple(e for e in entries if _alive(e))
+            calls = tuple((e.target, e.weak, e.is_async) for e in entries)
             if any(e.is_async for e in entries) or len({e.weak for e in entries}) > 1:
-                plan = (_MIXED, entries)
+                plan = (_MIXED, entries, calls)
             elif entries and entries[0].weak:
-                plan = (_WEAK, tuple(e.target for e in entries))
+                plan = (_WEAK, tuple(e.target for e in entries), calls)
             else:
-                plan = (_STRONG, tuple(e.target for e in entries))
+                plan = (_STRONG, tuple(e.target for e in entries), calls)
             cache[key] = plan
         return plan
 
     def _callables(self, sender: Any) -> list[tuple[Receiver, bool]]:
         """The live receivers for *sender*, in order, each with its is-async flag."""
-        mode, items = self._plan(sender)
+        mode, items, _ = self._plan(sender)
         if mode == _STRONG:
             return [(r, False) for r in items]
         if mode == _WEAK:
@@ -329,7 +336,7 @@ class Signal:
         # `_sender_key()` is inlined, and plain loops beat list comprehensions
         # (which build a frame on 3.10/3.11).
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        mode, items = self._cache.get(key) or self._plan(sender)
+        mode, items, _ = self._cache.get(key) or self._plan(sender)
         out = []
         if mode == _STRONG:
             for r in items:
@@ -355,7 +362,7 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        mode, items = self._cache.get(key) or self._plan(sender)
+        mode, items, _ = self._cache.get(key) or self._plan(sender)
         if mode == _MIXED:
             return self._send_mixed(sender, named, robust=True)
         out = []
@@ -437,7 +444,7 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        mode, items = self._cache.get(key) or self._plan(sender)
+        mode, items, _ = self._cache.get(key) or self._plan(sender)
         out: list[tuple[Receiver, Any]] = []
         if mode != _MIXED:
             # Only sync receivers: nothing to await. Inlined, as in send_robust: the

@@ -229,6 +229,58 @@ def test_request_started_awaited_before_app_with_the_same_scope():
     assert all(s is scope for _, s in seen)
 
 
+@pytest.mark.parametrize("signal", [request_started, request_finished])
+def test_sync_and_async_receivers_run_in_connection_order(signal: Any):
+    heard: list[tuple[str, Any, Any]] = []
+
+    async def first(sender: Any, signal: Any, **kw: Any) -> None:
+        await asyncio.sleep(0)
+        heard.append(("first async", signal, sender))
+
+    def second(sender: Any, signal: Any, **kw: Any) -> None:
+        heard.append(("second sync", signal, sender))
+
+    async def third(sender: Any, signal: Any, **kw: Any) -> None:
+        heard.append(("third async", signal, sender))
+
+    with signal.connected_to(first), signal.connected_to(second), signal.connected_to(third):
+        run(communicate(SignalsMiddleware(asgi_apps.bare, sender="shop"), http_scope()))
+    assert heard == [
+        ("first async", signal, "shop"),
+        ("second sync", signal, "shop"),
+        ("third async", signal, "shop"),
+    ]
+
+
+@pytest.mark.parametrize("signal", [request_started, request_finished])
+def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any):
+    heard: list[str] = []
+
+    async def doomed(sender: Any, **kw: Any) -> None:
+        heard.append("doomed")  # pragma: no cover - collected before its turn
+
+    holder = {"doomed": doomed}
+    del doomed
+
+    def first(sender: Any, **kw: Any) -> None:
+        heard.append("first")
+        holder.clear()  # the last strong reference: the later receiver dies now
+
+    def last(sender: Any, **kw: Any) -> None:
+        heard.append("last")
+
+    signal.connect(first)
+    signal.connect(holder["doomed"])
+    signal.connect(last)
+    try:
+        run(communicate(SignalsMiddleware(asgi_apps.bare), http_scope()))
+    finally:
+        signal.disconnect(first)
+        signal.disconnect(last)
+    assert heard == ["first", "last"]
+    assert signal.receivers == []
+
+
 def test_sender_is_the_app_unless_given(recorder: Capture):
     mw = SignalsMiddleware(asgi_apps.bare)
     run(communicate(mw, http_scope()))

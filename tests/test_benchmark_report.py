@@ -64,7 +64,7 @@ def wsgi_results(one_each_us: float) -> dict[str, Any]:
         "pass-through middleware": 0.06,
         "reqsignals, no receivers": 0.08,
         "reqsignals, 1 receiver each": one_each_us,
-        "(reference) 2 send_robust calls alone": 1.3,
+        "(reference) the 2 receiver calls alone": 1.3,
         "opentelemetry": 56.0,
         "sentry": 72.0,
     }
@@ -108,7 +108,7 @@ def test_summary_says_missed_plainly_and_explains_from_the_numbers() -> None:
     assert len(missed) == 1
     assert missed[0].startswith("- **WSGI middleware — 1 receiver each: MISSED** (3.50 µs).")
     # The reference row against the budget: 1.3 of 1.4 µs.
-    assert "cost 1.30 µs (the reference row): 93% of the whole budget" in missed[0]
+    assert "costs 1.30 µs (the reference row): 93% of the whole budget" in missed[0]
     assert "OpenTelemetry, +56.0 µs" in missed[0]
 
 

@@ -195,6 +195,11 @@ def test_request_finished_once_and_inner_close_once(recorder: Capture, drive: An
     recorder.assert_order(request_started, request_finished)
 
 
+def test_a_list_response_closed_twice_finishes_once(recorder: Capture) -> None:
+    drive_double_close(SignalsMiddleware(list_app))
+    recorder.assert_sent(request_finished, times=1, status=200)
+
+
 def test_iteration_error_reported_then_finished_once_at_close(recorder: Capture) -> None:
     sr = Started()
     response = SignalsMiddleware(failing_body_app)(make_environ(), sr)
@@ -335,6 +340,27 @@ def test_status_is_none_when_no_response_was_started(recorder: Capture) -> None:
 
     SignalsMiddleware(app)(make_environ(), Started()).close()  # type: ignore[attr-defined]
     recorder.assert_sent(request_finished, times=1, status=None)
+
+
+def test_status_codes_stay_right_past_the_status_line_cache() -> None:
+    from reqsignals import wsgi
+
+    statuses: list[Any] = []
+
+    def heard(sender: Any, status: Any, **kwargs: Any) -> None:
+        statuses.append(status)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(environ["test.status"], TEXT)
+        return [b""]
+
+    lines = [f"{200 + i % 300} Reason {i}" for i in range(1200)]
+    with request_finished.connected_to(heard):
+        for line in lines:
+            serve(SignalsMiddleware(app), make_environ(**{"test.status": line}))
+        serve(SignalsMiddleware(app), make_environ(**{"test.status": lines[0]}))
+    assert statuses == [int(line[:3]) for line in lines] + [200]
+    assert 0 < len(wsgi._CODES) <= 1000
 
 
 def test_malformed_status_is_reported_as_none(recorder: Capture) -> None:
@@ -497,6 +523,78 @@ def test_an_asgi_app_is_a_type_error_that_names_the_asgi_middleware(app: Any) ->
 
 def test_repr_names_the_app() -> None:
     assert "list_app" in repr(SignalsMiddleware(list_app))
+
+
+# -- how receivers are called -------------------------------------------------
+
+
+@pytest.mark.parametrize("signal", [request_started, request_finished])
+def test_receivers_are_called_in_order_with_the_signal_and_sender(signal: Any) -> None:
+    heard: list[tuple[str, Any, Any]] = []
+
+    def first(sender: Any, signal: Any, **kwargs: Any) -> None:
+        heard.append(("first", signal, sender))
+
+    def second(sender: Any, signal: Any, **kwargs: Any) -> None:
+        heard.append(("second", signal, sender))
+
+    with signal.connected_to(first), signal.connected_to(second):
+        serve(SignalsMiddleware(list_app, sender="site"))
+    assert heard == [("first", signal, "site"), ("second", signal, "site")]
+
+
+@pytest.mark.parametrize("signal", [request_started, request_finished])
+def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any) -> None:
+    heard: list[str] = []
+
+    def doomed(sender: Any, **kwargs: Any) -> None:
+        heard.append("doomed")  # pragma: no cover - collected before its turn
+
+    holder = {"doomed": doomed}
+    del doomed
+
+    def first(sender: Any, **kwargs: Any) -> None:
+        heard.append("first")
+        holder.clear()  # the last strong reference: the later receiver dies now
+
+    def last(sender: Any, **kwargs: Any) -> None:
+        heard.append("last")
+
+    signal.connect(first)
+    signal.connect(holder["doomed"])
+    signal.connect(last)
+    try:
+        serve(SignalsMiddleware(list_app))
+    finally:
+        signal.disconnect(first)
+        signal.disconnect(last)
+    assert heard == ["first", "last"]
+    assert signal.receivers == []
+
+
+def test_async_receivers_are_run_and_heard_in_order_with_sync_ones() -> None:
+    heard: list[tuple[str, Any]] = []
+
+    async def started_async(sender: Any, environ: Any, **kwargs: Any) -> None:
+        heard.append(("started async", environ["PATH_INFO"]))
+
+    def started_sync(sender: Any, environ: Any, **kwargs: Any) -> None:
+        heard.append(("started sync", environ["PATH_INFO"]))
+
+    async def finished_async(sender: Any, status: Any, **kwargs: Any) -> None:
+        heard.append(("finished async", status))
+
+    with ExitStack() as stack:
+        stack.enter_context(request_started.connected_to(started_async))
+        stack.enter_context(request_started.connected_to(started_sync))
+        stack.enter_context(request_finished.connected_to(finished_async))
+        sr, body = serve(SignalsMiddleware(list_app), make_environ(path="/async"))
+    assert (sr.status, body) == ("200 OK", b"hello")
+    assert heard == [
+        ("started async", "/async"),
+        ("started sync", "/async"),
+        ("finished async", 200),
+    ]
 
 
 # -- receivers that raise ------------------------------------------------------
