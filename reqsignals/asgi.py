@@ -99,34 +99,13 @@ class SignalsMiddleware:
         ):
             await self.app(scope, receive, send)
             return
-        await self._signalled(scope, receive, send)
-
-    async def _signalled(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope[SCOPE_KEY] = self
         sender = self.sender
         strict = self.strict
-        status: int | None = None
-
-        # A plain function returning send()'s awaitable: no coroutine of our own per
-        # message, and the message reaches the server as soon as the app sends it.
-        def send_noting_status(message: Message) -> Awaitable[None]:
-            nonlocal status
-            if status is None:
-                try:
-                    kind = message["type"]
-                    if kind == "http.response.start" or kind == "websocket.http.response.start":
-                        code = message["status"]
-                        # Only an int is a status; anything else the server rejects.
-                        status = code if type(code) is int else None
-                    elif kind == "websocket.accept":
-                        status = _WS_ACCEPTED
-                    elif kind == "websocket.close":
-                        status = _WS_DENIED
-                except (LookupError, TypeError):
-                    # Not a well-formed ASGI message: it goes to the server as it is,
-                    # and the server, not this middleware, is the one to reject it.
-                    pass
-            return send(message)
+        # Filled in here rather than by an __init__: one Python call less per request.
+        response = _Response()
+        response.server_send = send
+        response.status = None
 
         # The two sends of every connection do what asend_robust does (in order,
         # async receivers awaited, sync ones inline, a failure logged and skipped),
@@ -152,7 +131,7 @@ class SignalsMiddleware:
                     except Exception as exc:
                         request_started._log_failure(r, exc, "asend_robust")
             try:
-                await self.app(scope, receive, send_noting_status)
+                await self.app(scope, receive, response.send)
             except Exception as exc:
                 # Includes OSError from send() after a disconnect (ASGI spec 2.4):
                 # the app let it escape, so it is the app's exception.
@@ -176,6 +155,7 @@ class SignalsMiddleware:
             # Also on CancelledError, which then propagates: it was caught by this
             # finally, so the task is not re-cancelled by our own awaits.
             duration = perf_counter() - start
+            status = response.status
             if strict:
                 await request_finished.asend(sender, scope=scope, status=status, duration=duration)
             else:
@@ -200,6 +180,35 @@ class SignalsMiddleware:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.app!r})"
+
+
+class _Response:
+    """The ``send`` the app is given: the server's, noting the response status."""
+
+    __slots__ = ("server_send", "status")
+
+    server_send: Send
+    status: int | None
+
+    # A plain method returning the server's awaitable: no coroutine of our own per
+    # message, and the message reaches the server as soon as the app sends it.
+    def send(self, message: Message) -> Awaitable[None]:
+        if self.status is None:
+            try:
+                kind = message["type"]
+                if kind == "http.response.start" or kind == "websocket.http.response.start":
+                    code = message["status"]
+                    # Only an int is a status; anything else the server rejects.
+                    self.status = code if type(code) is int else None
+                elif kind == "websocket.accept":
+                    self.status = _WS_ACCEPTED
+                elif kind == "websocket.close":
+                    self.status = _WS_DENIED
+            except (LookupError, TypeError):
+                # Not a well-formed ASGI message: it goes to the server as it is,
+                # and the server, not this middleware, is the one to reject it.
+                pass
+        return self.server_send(message)
 
 
 def _check_asgi3(app: object) -> None:
