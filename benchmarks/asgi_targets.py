@@ -1,8 +1,11 @@
 """The app the end-to-end ASGI benchmark serves with uvicorn, one variant per process.
 
 ``REQSIGNALS_BENCH_VARIANT`` picks it: ``bare`` (the app alone), ``reqsignals``
-(under SignalsMiddleware, one sync receiver on each request signal) or ``otel``
-(under OpenTelemetry's ASGI middleware with an SDK tracer provider, no exporter).
+(under SignalsMiddleware, one sync receiver on each request signal), ``receivers``
+(no middleware: the app itself calls the ``request_started`` and ``request_finished``
+receivers with the keyword arguments the middleware would pass, for reference) or
+``otel`` (under OpenTelemetry's ASGI middleware with an SDK tracer provider, no
+exporter).
 
 ``GET /`` answers ``Hello, world!``; ``GET /stream?bytes=N`` streams N bytes in 64 KiB
 chunks (with a Content-Length, so the client knows where it ends).
@@ -58,6 +61,13 @@ def count_finished(sender: Any, **kwargs: Any) -> None:
     counts["request_finished"] += 1
 
 
+async def receivers_alone(scope: Scope, receive: Receive, send: Send) -> None:
+    """The bare app, calling the two receivers of a successful request itself."""
+    count_started(signal=request_started, sender=bare, scope=scope)
+    await bare(scope, receive, send)
+    count_finished(signal=request_finished, sender=bare, scope=scope, status=200, duration=0.0)
+
+
 def build(variant: str) -> ASGIApp:
     if variant == "bare":
         return bare
@@ -66,12 +76,16 @@ def build(variant: str) -> ASGIApp:
         got_request_exception.connect(count_exception)
         request_finished.connect(count_finished)
         return SignalsMiddleware(bare)
+    if variant == "receivers":
+        return receivers_alone
     if variant == "otel":
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
         from opentelemetry.sdk.trace import TracerProvider
 
         return OpenTelemetryMiddleware(bare, tracer_provider=TracerProvider())  # type: ignore[no-any-return]
-    raise ValueError(f"unknown REQSIGNALS_BENCH_VARIANT {variant!r}: bare, reqsignals or otel")
+    raise ValueError(
+        f"unknown REQSIGNALS_BENCH_VARIANT {variant!r}: bare, reqsignals, receivers or otel"
+    )
 
 
 app = build(os.environ.get("REQSIGNALS_BENCH_VARIANT", "bare"))

@@ -4,8 +4,12 @@
 
 Throughput: one uvicorn process per variant (one worker, access log off, lifespan
 off), all started up front; ``wrk -t1 -c32 -d5s`` loads each in turn on 127.0.0.1,
-round after round; each variant keeps its best round. Target: reqsignals (one sync
-receiver on each signal) keeps at least 0.97x the bare app's requests per second.
+round after round; each variant keeps its best round. On a machine with two or more
+CPUs the servers are pinned to the first and wrk to the second, so that the two never
+take turns on one core (which moves a round's result by several percent either way).
+Each round also reports the server's CPU time per request (user + system, from
+/proc/PID/stat). Target: reqsignals (one sync receiver on each signal) keeps at least
+0.97x the bare app's requests per second.
 
 Memory: a 1 GiB body streamed by the bare app through uvicorn, once alone and once
 under reqsignals (each in a fresh server); the peak RSS (VmHWM in /proc/PID/status)
@@ -23,7 +27,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -34,10 +38,23 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "bare": "bare app",
     "reqsignals": "reqsignals, 1 receiver each",
+    "receivers": "(reference) the 2 receiver calls alone",
     "otel": "OpenTelemetry",
 }
 GIB = 1 << 30
 MIB = 1 << 20
+
+
+# The CPUs for the servers and for wrk: apart when there are two or more.
+_CPUS = sorted(os.sched_getaffinity(0))
+SERVER_CPUS = {_CPUS[0]} if len(_CPUS) > 1 else set(_CPUS)
+WRK_CPUS = set(_CPUS[1:]) if len(_CPUS) > 1 else set(_CPUS)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process *pid* so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -58,6 +75,7 @@ def uvicorn(variant: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
     try:
+        os.sched_setaffinity(proc.pid, SERVER_CPUS)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -78,44 +96,55 @@ def uvicorn(variant: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
             proc.wait(5)
 
 
-def wrk(port: int, duration: int, connections: int) -> float:
+def wrk(port: int, duration: int, connections: int) -> tuple[float, int]:
+    """Load 127.0.0.1:*port* for *duration* seconds: (requests per second, requests)."""
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", f"http://127.0.0.1:{port}/"],
         capture_output=True, text=True, check=True, timeout=duration + 30,
+        preexec_fn=lambda: os.sched_setaffinity(0, WRK_CPUS),
     ).stdout  # fmt: skip
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk saw errors:\n{out}")
-    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert match, out
-    return float(match.group(1))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    count = re.search(r"(\d+) requests in", out)
+    assert rps, out
+    assert count, out
+    return float(rps.group(1)), int(count.group(1))
 
 
 def throughput(
     rounds: int, duration: int, connections: int
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    results: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    with uvicorn("bare") as (_, p1), uvicorn("reqsignals") as (_, p2), uvicorn("otel") as (_, p3):
-        ports = {"bare": p1, "reqsignals": p2, "otel": p3}
-        for port in ports.values():  # warm up
+    rps: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}  # server CPU µs per request
+    with ExitStack() as stack:
+        servers = {v: stack.enter_context(uvicorn(v)) for v in VARIANTS}
+        for _, port in servers.values():  # warm up
             wrk(port, 1, connections)
         for _ in range(rounds):
-            for variant, port in ports.items():
-                results[variant].append(wrk(port, duration, connections))
-    best = {v: max(r) for v, r in results.items()}
+            for variant, (proc, port) in servers.items():
+                before = cpu_seconds(proc.pid)
+                per_second, count = wrk(port, duration, connections)
+                rps[variant].append(per_second)
+                cpu[variant].append((cpu_seconds(proc.pid) - before) / count * 1e6)
+    best = {v: max(r) for v, r in rps.items()}
+    least = {v: min(c) for v, c in cpu.items()}
     print(f"`wrk -t1 -c{connections} -d{duration}s`, {rounds} rounds, best kept; "
-          f"uvicorn {version('uvicorn')}, one worker, access log off")  # fmt: skip
+          f"uvicorn {version('uvicorn')}, one worker, access log off; servers on CPUs "
+          f"{sorted(SERVER_CPUS)}, wrk on {sorted(WRK_CPUS)}")  # fmt: skip
     print()
-    print("| variant | req/s (best) | every round | vs bare |")
-    print("|---|---:|---|---:|")
+    print("| variant | req/s (best) | every round | vs bare | server CPU µs/request (least) |")
+    print("|---|---:|---|---:|---:|")
     for v, label in VARIANTS.items():
-        rounds_text = ", ".join(f"{x:.0f}" for x in results[v])
-        print(f"| {label} | {best[v]:.0f} | {rounds_text} | {best[v] / best['bare']:.3f}x |")
+        rounds_text = ", ".join(f"{x:.0f}" for x in rps[v])
+        print(f"| {label} | {best[v]:.0f} | {rounds_text} | {best[v] / best['bare']:.3f}x "
+              f"| {least[v]:.1f} |")  # fmt: skip
     ratio = best["reqsignals"] / best["bare"]
     print()
     print(f"Target: reqsignals >= 0.97x bare: {ratio:.3f}x, {'met' if ratio >= 0.97 else 'MISSED'}")
     rows = [
-        {"group": "throughput", "variant": label, "rps": best[v], "every_round": results[v],
-         "vs_bare": best[v] / best["bare"]}
+        {"group": "throughput", "variant": label, "rps": best[v], "every_round": rps[v],
+         "vs_bare": best[v] / best["bare"], "cpu_us": least[v], "every_round_cpu_us": cpu[v]}
         for v, label in VARIANTS.items()
     ]  # fmt: skip
     return rows, bench_results.target(

@@ -46,7 +46,7 @@ class SignalsMiddleware:
     of ``websocket.http.response.start`` (the denial-response extension). It is ``None``
     when the app sent none of these. ``duration`` is seconds since ``request_started``.
 
-    Receivers are called with ``asend_robust``: async ones are awaited in the request's
+    Receivers are called as ``asend_robust`` calls them: async ones are awaited in the request's
     own task, sync ones run inline on the event loop (keep them quick); a receiver's
     exception is logged on the ``reqsignals`` logger and never changes the response.
     With no receiver connected to any of the three signals the app is called directly.

@@ -159,6 +159,42 @@ def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost()
     ) in text
 
 
+def test_a_throughput_miss_is_set_against_the_receivers_alone_in_the_server() -> None:
+    e2e = {
+        "rows": [
+            {"group": "throughput", "variant": "bare app", "rps": 10000.0,
+             "every_round": [10000.0], "vs_bare": 1.0, "cpu_us": 80.0},
+            {"group": "throughput", "variant": "reqsignals, 1 receiver each", "rps": 9500.0,
+             "every_round": [9500.0], "vs_bare": 0.95, "cpu_us": 84.0},
+            {"group": "throughput", "variant": "(reference) the 2 receiver calls alone",
+             "rps": 9800.0, "every_round": [9800.0], "vs_bare": 0.98, "cpu_us": 82.0},
+        ],
+    }  # fmt: skip
+    asgi = {
+        "rows": [
+            {"variant": "reqsignals, 1 sync receiver each", "overhead_us": 1.0},
+            {"variant": "(reference) the 2 receiver calls alone, sync", "overhead_us": 0.25},
+        ]
+    }
+    target = results.target("e2e.throughput", "req/s vs bare", 0.95, 0.97, op=">=", unit="x")
+    text = report.explain(
+        target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "1.00 / 1.00 / 1.00"}
+    )
+    assert (
+        "The server spent 80.0 µs of CPU per request on the bare app and 4.00 µs more under "
+        "reqsignals; calling the two receivers alone, with no middleware, cost 2.00 µs more "
+        "(2.5% of the bare request) of the 2.40 µs that 3% allows. "
+    ) in text
+    assert (
+        "Called directly, in a loop, the same receiver calls cost 0.250 µs and the whole "
+        "middleware 1.00 µs: inside a server, where each request runs through uvicorn's and "
+        f"h11's code between two of ours, the same work costs about 4.0{X} as much."
+    ) in text
+    section = "\n".join(report.render_e2e(e2e))
+    assert "server CPU µs/request (least)" in section
+    assert "| (reference) the 2 receiver calls alone | 9,800 |" in section
+
+
 def test_a_benchmark_without_json_is_shown_as_it_printed(tmp_path: Path) -> None:
     bench = report.BY_NAME["auth"]
     printed = "| store | session only |\n|---|---:|\n| CookieStore | 9.7 |"
