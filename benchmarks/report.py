@@ -1059,21 +1059,27 @@ receiver costs only its own coroutine.
         quick_timeout=120,
         intro="""
 uvicorn (one worker, access log off, lifespan off; its default loop and HTTP parser as
-installed) serves `benchmarks/asgi_targets.py` three times: the bare app, the app under
-`SignalsMiddleware` with one sync receiver on each signal, and the app under
-OpenTelemetry's ASGI middleware (SDK tracer provider, no exporter). All three run at
-once; `wrk -t1` loads each in turn on 127.0.0.1, round after round; each keeps its best
-round. Then the bare app streams a 1 GiB body (64 KiB chunks) through a fresh uvicorn,
-alone and under the middleware, and the two servers' peak RSS (`VmHWM`) is read.
+installed) serves `benchmarks/asgi_targets.py` four times: the bare app, the app under
+`SignalsMiddleware` with one sync receiver on each signal, for reference the bare app
+calling those two receivers itself (no middleware), and the app under OpenTelemetry's
+ASGI middleware (SDK tracer provider, no exporter). All four run at once, pinned to the
+first CPU, with `wrk -t1` pinned to the second, so the two never take turns on one core;
+wrk loads each server in turn on 127.0.0.1, round after round; each keeps its best
+round. The last column is the server's own CPU time per request (user + system, from
+`/proc`), its least over the rounds. Then the bare app streams a 1 GiB body (64 KiB
+chunks) through a fresh uvicorn, alone and under the middleware, and the two servers'
+peak RSS (`VmHWM`) is read.
 Targets: reqsignals keeps at least 0.97× the bare app's requests per second; the peaks
 differ by less than 10 MiB.
 """,
         render=render_e2e,
         chart=chart_e2e,
         discussion="""
-wrk and the server share the machine's cores, so throughput is the number most
-sensitive to other load: compare the rounds of one variant before reading a ratio
-between variants.
+Throughput is the number most sensitive to other load on the machine: compare the
+rounds of one variant before reading a ratio between variants. The reference server
+shows what the receivers alone cost in a real server: a share of each request several
+times larger than the direct calls suggest, since between two of our requests uvicorn's
+and h11's code runs through the same processor caches.
 """,
     ),
     Benchmark(

@@ -114,8 +114,9 @@ class _Response:
     :meth:`_finish`) call the receivers of the dispatcher's cached plan themselves,
     with the keyword arguments spelled out, rather than through ``send_robust``:
     that halves what a request with receivers costs. The behaviour is
-    ``send_robust``'s (order, weak references, a failure logged and skipped), and
-    anything but plain sync receivers (an async one) goes through ``send_robust``.
+    ``send_robust``'s (order, weak references, a failure logged and skipped); the
+    plans this loop does not cover (an async receiver, or weak and strong receivers
+    mixed) go through ``send_robust`` itself.
     """
 
     __slots__ = (
