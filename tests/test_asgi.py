@@ -281,6 +281,21 @@ def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any):
     assert signal.receivers == []
 
 
+@pytest.mark.parametrize("muted", [request_started, request_finished])
+def test_a_muted_signal_is_silent_while_the_other_is_heard(muted: Any):
+    heard: list[Any] = []
+
+    async def on_any(sender: Any, signal: Any, **kw: Any) -> None:
+        heard.append(signal)
+
+    other = request_finished if muted is request_started else request_started
+    with muted.connected_to(on_any), other.connected_to(on_any):
+        run(communicate(SignalsMiddleware(asgi_apps.bare), http_scope()))  # fills the plans
+        with muted.muted():
+            run(communicate(SignalsMiddleware(asgi_apps.bare), http_scope()))
+    assert heard == [request_started, request_finished, other]
+
+
 def test_sender_is_the_app_unless_given(recorder: Capture):
     mw = SignalsMiddleware(asgi_apps.bare)
     run(communicate(mw, http_scope()))

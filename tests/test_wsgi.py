@@ -442,6 +442,21 @@ def test_muted_signals_call_the_app_directly() -> None:
         assert SignalsMiddleware(body_app(body))(make_environ(), Started()) is body
 
 
+@pytest.mark.parametrize("muted", [request_started, request_finished])
+def test_a_muted_signal_is_silent_while_the_other_is_heard(muted: Any) -> None:
+    heard: list[Any] = []
+
+    def on_any(sender: Any, signal: Any, **kwargs: Any) -> None:
+        heard.append(signal)
+
+    other = request_finished if muted is request_started else request_started
+    with muted.connected_to(on_any), other.connected_to(on_any):
+        serve(SignalsMiddleware(list_app))  # fills the dispatcher's cached plans
+        with muted.muted():
+            serve(SignalsMiddleware(list_app))
+    assert heard == [request_started, request_finished, other]
+
+
 @pytest.mark.parametrize("signal", [request_started, got_request_exception, request_finished])
 def test_any_one_connected_signal_turns_the_middleware_on(signal: Any) -> None:
     body = Body([b"x"])
