@@ -1,4 +1,4 @@
-"""Helpers shared by the tests: free ports and real server subprocesses."""
+"""Helpers shared by the tests: free ports, real server subprocesses, receivers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,3 +104,33 @@ def run_server(
     finally:
         stop_process_group(proc)
         log.unlink(missing_ok=True)
+
+
+@contextmanager
+def receiver_dying_mid_send(signal: Any) -> Iterator[list[str]]:
+    """Connect three weak receivers to *signal*; the first drops the last strong
+    reference to the second, so the second dies during the send. Yields the list of
+    the receivers that ran, by name; a send must record ``["first", "last"]``."""
+    heard: list[str] = []
+
+    def doomed(sender: Any, **kwargs: Any) -> None:
+        heard.append("doomed")  # pragma: no cover - collected before its turn
+
+    holder = {"doomed": doomed}
+    del doomed
+
+    def first(sender: Any, **kwargs: Any) -> None:
+        heard.append("first")
+        holder.clear()  # the last strong reference: the next receiver dies now
+
+    def last(sender: Any, **kwargs: Any) -> None:
+        heard.append("last")
+
+    signal.connect(first)
+    signal.connect(holder["doomed"])
+    signal.connect(last)
+    try:
+        yield heard
+    finally:
+        signal.disconnect(first)
+        signal.disconnect(last)

@@ -30,6 +30,7 @@ from reqsignals.asgi import SCOPE_KEY, SignalsMiddleware
 from reqsignals.testing import Capture
 from reqsignals.types import ASGIApp, Message, Receive, Scope, Send
 from tests import asgi_apps
+from tests.support import receiver_dying_mid_send
 
 ASYNC_MARK = "async"
 
@@ -254,29 +255,8 @@ def test_sync_and_async_receivers_run_in_connection_order(signal: Any):
 
 @pytest.mark.parametrize("signal", [request_started, request_finished])
 def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any):
-    heard: list[str] = []
-
-    async def doomed(sender: Any, **kw: Any) -> None:
-        heard.append("doomed")  # pragma: no cover - collected before its turn
-
-    holder = {"doomed": doomed}
-    del doomed
-
-    def first(sender: Any, **kw: Any) -> None:
-        heard.append("first")
-        holder.clear()  # the last strong reference: the later receiver dies now
-
-    def last(sender: Any, **kw: Any) -> None:
-        heard.append("last")
-
-    signal.connect(first)
-    signal.connect(holder["doomed"])
-    signal.connect(last)
-    try:
+    with receiver_dying_mid_send(signal) as heard:
         run(communicate(SignalsMiddleware(asgi_apps.bare), http_scope()))
-    finally:
-        signal.disconnect(first)
-        signal.disconnect(last)
     assert heard == ["first", "last"]
     assert signal.receivers == []
 

@@ -20,6 +20,7 @@ from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.testing import Capture, capture
 from reqsignals.wsgi import SENT_KEY, SignalsMiddleware
 from tests import wsgi_apps
+from tests.support import receiver_dying_mid_send
 
 TEXT = [("Content-Type", "text/plain")]
 
@@ -560,29 +561,8 @@ def test_receivers_are_called_in_order_with_the_signal_and_sender(signal: Any) -
 
 @pytest.mark.parametrize("signal", [request_started, request_finished])
 def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any) -> None:
-    heard: list[str] = []
-
-    def doomed(sender: Any, **kwargs: Any) -> None:
-        heard.append("doomed")  # pragma: no cover - collected before its turn
-
-    holder = {"doomed": doomed}
-    del doomed
-
-    def first(sender: Any, **kwargs: Any) -> None:
-        heard.append("first")
-        holder.clear()  # the last strong reference: the later receiver dies now
-
-    def last(sender: Any, **kwargs: Any) -> None:
-        heard.append("last")
-
-    signal.connect(first)
-    signal.connect(holder["doomed"])
-    signal.connect(last)
-    try:
+    with receiver_dying_mid_send(signal) as heard:
         serve(SignalsMiddleware(list_app))
-    finally:
-        signal.disconnect(first)
-        signal.disconnect(last)
     assert heard == ["first", "last"]
     assert signal.receivers == []
 
