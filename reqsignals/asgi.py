@@ -14,7 +14,7 @@ from time import perf_counter
 from typing import Any
 
 from ._keys import HANDLED_KEY, REPORTED_KEY, SENT_KEY
-from .dispatch import _sender_key
+from ._sender import HasSender
 from .signals import got_request_exception, request_finished, request_started
 from .types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,7 +30,7 @@ _WS_ACCEPTED = 101
 _WS_DENIED = 403
 
 
-class SignalsMiddleware:
+class SignalsMiddleware(HasSender):
     """Send the request signals around an ASGI 3 application.
 
     For each ``http`` (and, unless ``websocket=False``, each ``websocket``) connection:
@@ -85,7 +85,6 @@ class SignalsMiddleware:
         self.strict = strict
         self.websocket = websocket
         self._kinds = ("http", "websocket") if websocket else ("http",)
-        self._key = _sender_key(self.sender)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The fast path: nothing to tell anyone, or not ours to tell. `_live` is the
@@ -100,7 +99,7 @@ class SignalsMiddleware:
             await self.app(scope, receive, send)
             return
         scope[SCOPE_KEY] = self
-        sender = self.sender
+        sender = self._sender
         strict = self.strict
         # Filled in here rather than by an __init__: one Python call less per request.
         response = _Response()
@@ -130,6 +129,10 @@ class SignalsMiddleware:
                             await result
                     except Exception as exc:
                         request_started._log_failure(r, exc, "asend_robust")
+                # Held for the rest of the connection, they would keep a weakly
+                # connected receiver (and its result) alive, to hear later signals
+                # after its owner let it go.
+                r = result = None
             try:
                 await self.app(scope, receive, response.send)
             except Exception as exc:

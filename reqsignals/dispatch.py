@@ -49,9 +49,11 @@ _EVERY = ("every",)
 # (mode, items, calls). `items` is what the mode says:
 _STRONG = 0  # items: tuple of callables (all strong, all sync)
 _WEAK = 1  # items: tuple of weak references (all weak, all sync)
-_MIXED = 2  # items: tuple of _Entry (anything, async included)
+_MIXED = 2  # items: () (async receivers, or weak and strong mixed: use `calls`)
 # `calls` holds the same receivers, whatever the mode, as (receiver or weak
-# reference, weak, is_async) triples: one loop that handles all of them.
+# reference, weak, is_async) triples: one loop that handles all of them. Every send
+# dereferences a weak receiver when its turn comes, so one collected during the
+# send (by an earlier receiver dropping the last reference) is skipped.
 
 
 _Plan = tuple[int, tuple[Any, ...], tuple[tuple[Any, bool, bool], ...]]
@@ -274,27 +276,13 @@ class Signal:
             entries = tuple(e for e in entries if _alive(e))
             calls = tuple((e.target, e.weak, e.is_async) for e in entries)
             if any(e.is_async for e in entries) or len({e.weak for e in entries}) > 1:
-                plan = (_MIXED, entries, calls)
+                plan = (_MIXED, (), calls)
             elif entries and entries[0].weak:
                 plan = (_WEAK, tuple(e.target for e in entries), calls)
             else:
                 plan = (_STRONG, tuple(e.target for e in entries), calls)
             cache[key] = plan
         return plan
-
-    def _callables(self, sender: Any) -> list[tuple[Receiver, bool]]:
-        """The live receivers for *sender*, in order, each with its is-async flag."""
-        mode, items, _ = self._plan(sender)
-        if mode == _STRONG:
-            return [(r, False) for r in items]
-        if mode == _WEAK:
-            return [(r, False) for r in (ref() for ref in items) if r is not None]
-        out = []
-        for e in items:
-            fn = e.target() if e.weak else e.target
-            if fn is not None:
-                out.append((fn, e.is_async))
-        return out
 
     def has_listeners(self, sender: Any = _ANY_SENDER) -> bool:
         """Whether a send would call anything.
@@ -306,7 +294,7 @@ class Signal:
             return False
         if sender is _ANY_SENDER:
             return any(_alive(e) for e in self._live)
-        return bool(self._callables(sender))
+        return any(not weak or fn() is not None for fn, weak, _ in self._plan(sender)[2])
 
     @property
     def receivers(self) -> list[Receiver]:
@@ -384,9 +372,9 @@ class Signal:
     def _send_mixed(
         self, sender: Any, named: dict[str, Any], *, robust: bool
     ) -> list[tuple[Receiver, Any]]:
-        calls = self._callables(sender)
+        calls = self._plan(sender)[2]
         loop: asyncio.AbstractEventLoop | None = None
-        if any(is_async for _, is_async in calls):
+        if any(is_async for _, _, is_async in calls):
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
@@ -399,7 +387,11 @@ class Signal:
                 )
         out: list[tuple[Receiver, Any]] = []
         try:
-            for fn, is_async in calls:
+            for fn, weak, is_async in calls:
+                if weak:
+                    fn = fn()
+                    if fn is None:
+                        continue  # collected since the send began
                 try:
                     result = fn(signal=self, sender=sender, **named)
                     if is_async:
@@ -426,10 +418,12 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        if (self._cache.get(key) or self._plan(sender))[0] != _MIXED:
-            return self.send(sender, **named)  # only sync receivers: nothing to await
         out: list[tuple[Receiver, Any]] = []
-        for fn, is_async in self._callables(sender):
+        for fn, weak, is_async in (self._cache.get(key) or self._plan(sender))[2]:
+            if weak:
+                fn = fn()
+                if fn is None:
+                    continue  # collected since the send began
             result = fn(signal=self, sender=sender, **named)
             if is_async:
                 result = await result
@@ -444,26 +438,12 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        mode, items, _ = self._cache.get(key) or self._plan(sender)
         out: list[tuple[Receiver, Any]] = []
-        if mode != _MIXED:
-            # Only sync receivers: nothing to await. Inlined, as in send_robust: the
-            # ASGI middleware sends through here on every request.
-            for item in items:
-                if mode == _WEAK:
-                    r = item()
-                    if r is None:
-                        continue
-                else:
-                    r = item
-                try:
-                    result = r(signal=self, sender=sender, **named)
-                except Exception as exc:
-                    self._log_failure(r, exc, "asend_robust")
-                    result = exc
-                out.append((r, result))
-            return out
-        for fn, is_async in self._callables(sender):
+        for fn, weak, is_async in (self._cache.get(key) or self._plan(sender))[2]:
+            if weak:
+                fn = fn()
+                if fn is None:
+                    continue  # collected since the send began
             try:
                 result = fn(signal=self, sender=sender, **named)
                 if is_async:

@@ -22,14 +22,15 @@ from time import perf_counter
 from typing import Any
 
 from ._keys import REPORTED_KEY, SENT_KEY
-from .dispatch import _MIXED, _WEAK, _sender_key, is_async_callable
+from ._sender import HasSender
+from .dispatch import _MIXED, _WEAK, is_async_callable
 from .signals import got_request_exception, request_finished, request_started
 from .types import Environ, ExcInfo, StartResponse, WSGIApp
 
 __all__ = ["SENT_KEY", "SignalsMiddleware"]
 
 
-class SignalsMiddleware:
+class SignalsMiddleware(HasSender):
     """WSGI middleware that sends the request signals for every request to *app*.
 
     Args:
@@ -78,7 +79,6 @@ class SignalsMiddleware:
         self.app = app
         self.sender = app if sender is None else sender
         self.strict = strict
-        self._key = _sender_key(self.sender)
 
     def __repr__(self) -> str:
         return f"<SignalsMiddleware around {self.app!r}>"
@@ -144,7 +144,7 @@ class _Response:
     def run(self, app: WSGIApp) -> Iterable[bytes]:
         environ = self.environ
         middleware = self._middleware
-        sender = middleware.sender
+        sender = middleware._sender
         self._started_at = perf_counter()
         try:
             if middleware.strict:
@@ -165,6 +165,10 @@ class _Response:
                             r(signal=request_started, sender=sender, environ=environ)
                         except Exception as exc:
                             request_started._log_failure(r, exc, "send_robust")
+                    # Held for the rest of the request, `r` would keep a weakly
+                    # connected receiver alive, to hear later signals after its owner
+                    # let it go.
+                    r = None
         except BaseException:
             # Only with strict=True (or a BaseException): the request ends here, but
             # the receivers that did run still get their request_finished.
@@ -282,10 +286,11 @@ class _Response:
         if REPORTED_KEY not in environ:
             environ[REPORTED_KEY] = exc
             middleware = self._middleware
+            sender = middleware._sender
             if middleware.strict:
-                got_request_exception.send(middleware.sender, environ=environ, exception=exc)
+                got_request_exception.send(sender, environ=environ, exception=exc)
             else:
-                got_request_exception.send_robust(middleware.sender, environ=environ, exception=exc)
+                got_request_exception.send_robust(sender, environ=environ, exception=exc)
 
     def _finish(self) -> None:
         duration = perf_counter() - self._started_at
@@ -293,10 +298,10 @@ class _Response:
         code: int | None
         try:
             code = _CODES[status]  # type: ignore[index]
-        except (KeyError, TypeError):
+        except Exception:  # a line not seen yet, or no str at all (whatever its hash does)
             code = _status_code(status)
         middleware = self._middleware
-        sender = middleware.sender
+        sender = middleware._sender
         environ = self.environ
         if middleware.strict:
             request_finished.send(sender, environ=environ, status=code, duration=duration)

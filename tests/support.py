@@ -107,17 +107,22 @@ def run_server(
 
 
 @contextmanager
-def receiver_dying_mid_send(signal: Any) -> Iterator[list[str]]:
+def receiver_dying_mid_send(signal: Any, *, doomed_async: bool = False) -> Iterator[list[str]]:
     """Connect three weak receivers to *signal*; the first drops the last strong
     reference to the second, so the second dies during the send. Yields the list of
-    the receivers that ran, by name; a send must record ``["first", "last"]``."""
+    the receivers that ran, by name; every send must record ``["first", "last"]``.
+    With *doomed_async* the second is ``async def``, so the send takes the path for
+    plans with async receivers."""
     heard: list[str] = []
 
-    def doomed(sender: Any, **kwargs: Any) -> None:
+    def doomed_sync(sender: Any, **kwargs: Any) -> None:
         heard.append("doomed")  # pragma: no cover - collected before its turn
 
-    holder = {"doomed": doomed}
-    del doomed
+    async def doomed_coroutine(sender: Any, **kwargs: Any) -> None:
+        heard.append("doomed")  # pragma: no cover - collected before its turn
+
+    holder: dict[str, Any] = {"doomed": doomed_coroutine if doomed_async else doomed_sync}
+    del doomed_sync, doomed_coroutine
 
     def first(sender: Any, **kwargs: Any) -> None:
         heard.append("first")

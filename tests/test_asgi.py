@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import gc
 import logging
 import sys
 import time
@@ -253,9 +254,10 @@ def test_sync_and_async_receivers_run_in_connection_order(signal: Any):
     ]
 
 
+@pytest.mark.parametrize("doomed_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("signal", [request_started, request_finished])
-def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any):
-    with receiver_dying_mid_send(signal) as heard:
+def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any, doomed_async: bool):
+    with receiver_dying_mid_send(signal, doomed_async=doomed_async) as heard:
         run(communicate(SignalsMiddleware(asgi_apps.bare), http_scope()))
     assert heard == ["first", "last"]
     assert signal.receivers == []
@@ -274,6 +276,50 @@ def test_a_muted_signal_is_silent_while_the_other_is_heard(muted: Any):
         with muted.muted():
             run(communicate(SignalsMiddleware(asgi_apps.bare), http_scope()))
     assert heard == [request_started, request_finished, other]
+
+
+class Listener:
+    """An object whose method is connected weakly, as receivers on objects are."""
+
+    def __init__(self, heard: list[Any]) -> None:
+        self.heard = heard
+
+    async def on(self, sender: Any, signal: Any, **kw: Any) -> None:
+        self.heard.append(signal)
+
+
+def test_a_receiver_let_go_during_the_request_hears_nothing_more():
+    heard: list[Any] = []
+    holder = {"listener": Listener(heard)}
+    for signal in (request_started, got_request_exception, request_finished):
+        signal.connect(holder["listener"].on)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        holder.clear()  # the listener's owner lets it go while the request runs
+        gc.collect()
+        raise Boom("after the listener is gone")
+
+    with pytest.raises(Boom):
+        run(communicate(SignalsMiddleware(app), http_scope()))
+    assert heard == [request_started]
+
+
+def test_reassigning_sender_is_heard_by_the_new_senders_receivers():
+    heard: list[tuple[str, Any]] = []
+
+    def only_a(sender: Any, **kw: Any) -> None:
+        heard.append(("only_a", sender))
+
+    def only_b(sender: Any, **kw: Any) -> None:
+        heard.append(("only_b", sender))
+
+    middleware = SignalsMiddleware(asgi_apps.bare, sender="a")
+    with request_started.connected_to(only_a, "a"), request_started.connected_to(only_b, "b"):
+        run(communicate(middleware, http_scope()))
+        middleware.sender = "b"
+        run(communicate(middleware, http_scope()))
+    assert middleware.sender == "b"
+    assert heard == [("only_a", "a"), ("only_b", "b")]
 
 
 def test_sender_is_the_app_unless_given(recorder: Capture):

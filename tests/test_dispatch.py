@@ -11,6 +11,7 @@ import pytest
 
 from reqsignals import Signal, receiver
 from reqsignals.dispatch import is_async_callable
+from tests.support import receiver_dying_mid_send
 
 
 class Sender:
@@ -269,6 +270,22 @@ def test_weak_receivers_are_not_called_once_collected(kind: str) -> None:
     assert sig.send(Sender) == []
     assert log == []
     assert not sig.has_listeners()
+
+
+@pytest.mark.parametrize("method", ["send", "send_robust", "asend", "asend_robust"])
+@pytest.mark.parametrize("doomed_async", [False, True], ids=["sync", "async"])
+def test_a_weak_receiver_collected_before_its_turn_is_skipped(
+    method: str, doomed_async: bool
+) -> None:
+    sig = Signal("s")
+    with receiver_dying_mid_send(sig, doomed_async=doomed_async) as heard:
+        if method.startswith("a"):
+            results = asyncio.run(getattr(sig, method)(Sender))
+        else:
+            results = getattr(sig, method)(Sender)
+    assert heard == ["first", "last"]
+    assert [r.__name__ for r, _ in results] == ["first", "last"]
+    assert not sig.has_listeners(Sender)
 
 
 @pytest.mark.parametrize("kind", ["function", "bound_method", "callable_instance", "lambda"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import io
 import logging
 import sys
@@ -362,6 +363,26 @@ def test_status_codes_stay_right_past_the_status_line_cache() -> None:
         serve(SignalsMiddleware(app), make_environ(**{"test.status": lines[0]}))
     assert statuses == [int(line[:3]) for line in lines] + [200]
     assert 0 < len(wsgi._CODES) <= 1000
+    wsgi._CODES.clear()  # leave the cache as the other tests expect it: real lines only
+
+
+def test_a_status_whose_hash_fails_is_still_read() -> None:
+    class OddStatus(str):
+        def __hash__(self) -> int:
+            raise ValueError("no hash")
+
+    statuses: list[Any] = []
+
+    def heard(sender: Any, status: Any, **kwargs: Any) -> None:
+        statuses.append(status)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response(OddStatus("503 Service Unavailable"), TEXT)
+        return [b""]
+
+    with request_finished.connected_to(heard):
+        serve(SignalsMiddleware(app))
+    assert statuses == [503]
 
 
 def test_malformed_status_is_reported_as_none(recorder: Capture) -> None:
@@ -559,12 +580,59 @@ def test_receivers_are_called_in_order_with_the_signal_and_sender(signal: Any) -
     assert heard == [("first", signal, "site"), ("second", signal, "site")]
 
 
+@pytest.mark.parametrize("doomed_async", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("signal", [request_started, request_finished])
-def test_a_weak_receiver_collected_during_the_send_is_skipped(signal: Any) -> None:
-    with receiver_dying_mid_send(signal) as heard:
+def test_a_weak_receiver_collected_during_the_send_is_skipped(
+    signal: Any, doomed_async: bool
+) -> None:
+    with receiver_dying_mid_send(signal, doomed_async=doomed_async) as heard:
         serve(SignalsMiddleware(list_app))
     assert heard == ["first", "last"]
     assert signal.receivers == []
+
+
+class Listener:
+    """An object whose method is connected weakly, as receivers on objects are."""
+
+    def __init__(self, heard: list[Any]) -> None:
+        self.heard = heard
+
+    def on(self, sender: Any, signal: Any, **kwargs: Any) -> None:
+        self.heard.append(signal)
+
+
+def test_a_receiver_let_go_during_the_request_hears_nothing_more() -> None:
+    heard: list[Any] = []
+    holder = {"listener": Listener(heard)}
+    for signal in (request_started, got_request_exception, request_finished):
+        signal.connect(holder["listener"].on)
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        holder.clear()  # the listener's owner lets it go while the request runs
+        gc.collect()
+        raise Boom("after the listener is gone")
+
+    with pytest.raises(Boom):
+        SignalsMiddleware(app)(make_environ(), Started())
+    assert heard == [request_started]
+
+
+def test_reassigning_sender_is_heard_by_the_new_senders_receivers() -> None:
+    heard: list[tuple[str, Any]] = []
+
+    def only_a(sender: Any, **kwargs: Any) -> None:
+        heard.append(("only_a", sender))
+
+    def only_b(sender: Any, **kwargs: Any) -> None:
+        heard.append(("only_b", sender))
+
+    middleware = SignalsMiddleware(list_app, sender="a")
+    with request_started.connected_to(only_a, "a"), request_started.connected_to(only_b, "b"):
+        serve(middleware)
+        middleware.sender = "b"
+        serve(middleware)
+    assert middleware.sender == "b"
+    assert heard == [("only_a", "a"), ("only_b", "b")]
 
 
 def test_async_receivers_are_run_and_heard_in_order_with_sync_ones() -> None:
