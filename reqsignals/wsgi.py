@@ -176,14 +176,8 @@ class _Response:
             raise
         try:
             result = app(environ, self.start_response)
-        except Exception as exc:
-            try:
-                self._report(exc)
-            finally:
-                self._finish()
-            raise
-        except BaseException:
-            self._finish()
+        except BaseException as exc:
+            self._fail(exc)
             raise
         self._result = result
         if type(result) is list:  # the common case: no close(), a len(), cannot raise
@@ -192,14 +186,11 @@ class _Response:
 
         try:
             return self._wrap(result, environ)
-        except Exception as exc:
+        except BaseException as exc:
             # Looking at the app's response object raised (a `close` or `__len__`
             # that is a failing property): the app's exception, and the end of the
             # request, since no server will get a response to close.
-            try:
-                self._report(exc)
-            finally:
-                self._finish()
+            self._fail(exc)
             raise
 
     def _wrap(self, result: Iterable[bytes], environ: Environ) -> Iterable[bytes]:
@@ -265,18 +256,22 @@ class _Response:
         try:
             if close is not None:
                 close()
-        except Exception as exc:
-            try:
-                self._report(exc)
-            finally:
-                self._finish()
-            raise
-        except BaseException:
-            self._finish()
+        except BaseException as exc:
+            self._fail(exc)
             raise
         self._finish()
 
     # -- sending -----------------------------------------------------------
+
+    def _fail(self, exc: BaseException) -> None:
+        """End the request on *exc*, from inside its ``except`` block: report it if it
+        is an ``Exception`` (``GeneratorExit``, ``KeyboardInterrupt`` and the like are
+        not), then send ``request_finished`` whatever the report did."""
+        try:
+            if isinstance(exc, Exception):
+                self._report(exc)
+        finally:
+            self._finish()
 
     def _report(self, exc: Exception) -> None:
         # Called inside the `except` block, so sys.exc_info() is `exc` for receivers.
