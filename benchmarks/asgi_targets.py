@@ -3,9 +3,10 @@
 ``REQSIGNALS_BENCH_VARIANT`` picks it: ``bare`` (the app alone), ``reqsignals``
 (under SignalsMiddleware, one sync receiver on each request signal), ``receivers``
 (no middleware: the app itself calls the ``request_started`` and ``request_finished``
-receivers with the keyword arguments the middleware would pass, for reference) or
-``otel`` (under OpenTelemetry's ASGI middleware with an SDK tracer provider, no
-exporter).
+receivers with the keyword arguments the middleware would pass, for reference),
+``floor`` (under :class:`Floor`, the least any middleware can do to send those two
+signals, for reference) or ``otel`` (under OpenTelemetry's ASGI middleware with an SDK
+tracer provider, no exporter).
 
 ``GET /`` answers ``Hello, world!``; ``GET /stream?bytes=N`` streams N bytes in 64 KiB
 chunks (with a Content-Length, so the client knows where it ends).
@@ -14,11 +15,13 @@ chunks (with a Content-Length, so the client knows where it ends).
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable
+from time import perf_counter
 from typing import Any
 
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.signals import got_request_exception, request_finished, request_started
-from reqsignals.types import ASGIApp, Receive, Scope, Send
+from reqsignals.types import ASGIApp, Message, Receive, Scope, Send
 
 HELLO = b"Hello, world!"
 CHUNK = b"x" * 65536
@@ -68,6 +71,38 @@ async def receivers_alone(scope: Scope, receive: Receive, send: Send) -> None:
     count_finished(signal=request_finished, sender=bare, scope=scope, status=200, duration=0.0)
 
 
+class Floor:
+    """The least any middleware can do to send ``request_started`` and ``request_finished``.
+
+    Each part is one the signals cannot do without: a coroutine around the app, since
+    ``request_finished`` comes when the app returns; a ``send`` that notes the status,
+    the only place a status shows; two clock reads for ``duration``; and the two
+    receiver calls. All are hard-wired: no look-up of who is connected, no weak
+    references, no error handling, no guard against being applied twice. For
+    reference only: it keeps none of the middleware's other promises.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status = None
+
+        def send_noting_status(message: Message) -> Awaitable[None]:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            return send(message)
+
+        count_started(signal=request_started, sender=bare, scope=scope)
+        start = perf_counter()
+        await self.app(scope, receive, send_noting_status)
+        duration = perf_counter() - start
+        count_finished(
+            signal=request_finished, sender=bare, scope=scope, status=status, duration=duration
+        )
+
+
 def build(variant: str) -> ASGIApp:
     if variant == "bare":
         return bare
@@ -78,13 +113,15 @@ def build(variant: str) -> ASGIApp:
         return SignalsMiddleware(bare)
     if variant == "receivers":
         return receivers_alone
+    if variant == "floor":
+        return Floor(bare)
     if variant == "otel":
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
         from opentelemetry.sdk.trace import TracerProvider
 
         return OpenTelemetryMiddleware(bare, tracer_provider=TracerProvider())  # type: ignore[no-any-return]
     raise ValueError(
-        f"unknown REQSIGNALS_BENCH_VARIANT {variant!r}: bare, reqsignals, receivers or otel"
+        f"unknown REQSIGNALS_BENCH_VARIANT {variant!r}: bare, reqsignals, receivers, floor or otel"
     )
 
 

@@ -3,13 +3,15 @@
     python -m benchmarks.e2e_asgi [--rounds 3] [--duration 5] [--connections 32] [--json PATH]
 
 Throughput: one uvicorn process per variant (one worker, access log off, lifespan
-off), all started up front; ``wrk -t1 -c32 -d5s`` loads each in turn on 127.0.0.1,
-round after round; each variant keeps its best round. On a machine with two or more
-CPUs the servers are pinned to the first and wrk to the second, so that the two never
-take turns on one core (which moves a round's result by several percent either way).
-Each round also reports the server's CPU time per request (user + system, from
-/proc/PID/stat). Target: reqsignals (one sync receiver on each signal) keeps at least
-0.97x the bare app's requests per second.
+off), all started up front, two of them for reference (the app calling the receivers
+itself, and the least a middleware can do: see benchmarks/asgi_targets.py);
+``wrk -t1 -c32 -d5s`` loads each in turn on 127.0.0.1, round after round; each variant
+keeps its best round. On a machine with two or more CPUs the servers are pinned to
+the first and wrk to the second, so that the two never take turns on one core (which
+moves a round's result by several percent either way). Each round also reports the
+server's CPU time per request (user + system, from /proc/PID/stat). Target:
+reqsignals (one sync receiver on each signal) keeps at least 0.97x the bare app's
+requests per second.
 
 Memory: a 1 GiB body streamed by the bare app through uvicorn, once alone and once
 under reqsignals (each in a fresh server); the peak RSS (VmHWM in /proc/PID/status)
@@ -39,6 +41,7 @@ VARIANTS = {
     "bare": "bare app",
     "reqsignals": "reqsignals, 1 receiver each",
     "receivers": "(reference) the 2 receiver calls alone",
+    "floor": "(reference) the least a middleware can do",
     "otel": "OpenTelemetry",
 }
 GIB = 1 << 30

@@ -708,6 +708,10 @@ def _explain_no_receivers(target: Data, results: dict[str, Data]) -> str:
     )
 
 
+# The e2e row for benchmarks/asgi_targets.py's Floor.
+FLOOR_VARIANT = "(reference) the least a middleware can do"
+
+
 def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) -> str:
     data = results["e2e_asgi"]
     rows = {r["variant"]: r for r in data["rows"] if r.get("group") == "throughput"}
@@ -764,6 +768,28 @@ def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) 
             if predicted - target["value"] > 0.01
             else ", itself at the limit: one receiver on each signal costs about 3% of the "
             "cheapest request uvicorn serves."
+        )
+    floor = rows.get(FLOOR_VARIANT)
+    if floor is not None:
+        floor_ratio = floor["rps"] / bare["rps"]
+        cpu = (
+            f" (+{num(floor['cpu_us'] - bare['cpu_us'])} µs of server CPU per request)"
+            if "cpu_us" in floor and "cpu_us" in bare
+            else ""
+        )
+        text = text.rstrip() + (
+            " The least any middleware can do to send the two signals (a coroutine around "
+            "the app, a send that notes the status, two clock reads and the two receiver "
+            "calls, hard-wired, keeping none of the middleware's other promises) kept "
+            f"{times(floor_ratio)}{cpu}"
+        )
+        text += (
+            ": short of the target itself, so on this server no middleware that sends these "
+            f"signals can meet it. reqsignals kept {times(ours['rps'] / floor['rps'])} of "
+            "that floor's requests per second."
+            if floor_ratio < target["limit"]
+            else ", which meets the target: what reqsignals adds beyond that floor is the "
+            "part to make cheaper."
         )
     return text
 
@@ -1059,16 +1085,18 @@ receiver costs only its own coroutine.
         quick_timeout=120,
         intro="""
 uvicorn (one worker, access log off, lifespan off; its default loop and HTTP parser as
-installed) serves `benchmarks/asgi_targets.py` four times: the bare app, the app under
-`SignalsMiddleware` with one sync receiver on each signal, for reference the bare app
-calling those two receivers itself (no middleware), and the app under OpenTelemetry's
-ASGI middleware (SDK tracer provider, no exporter). All four run at once, pinned to the
-first CPU, with `wrk -t1` pinned to the second, so the two never take turns on one core;
-wrk loads each server in turn on 127.0.0.1, round after round; each keeps its best
-round. The last column is the server's own CPU time per request (user + system, from
-`/proc`), its least over the rounds. Then the bare app streams a 1 GiB body (64 KiB
-chunks) through a fresh uvicorn, alone and under the middleware, and the two servers'
-peak RSS (`VmHWM`) is read.
+installed) serves `benchmarks/asgi_targets.py` five times: the bare app; the app under
+`SignalsMiddleware` with one sync receiver on each signal; two references, the bare app
+calling those two receivers itself (no middleware) and the app under the least any
+middleware can do to send the two signals (`Floor`: a coroutine around the app, a `send`
+that notes the status, two clock reads and the two receiver calls, hard-wired); and the
+app under OpenTelemetry's ASGI middleware (SDK tracer provider, no exporter). All five
+run at once, pinned to the first CPU, with `wrk -t1` pinned to the second, so the two
+never take turns on one core; wrk loads each server in turn on 127.0.0.1, round after
+round; each keeps its best round. The last column is the server's own CPU time per
+request (user + system, from `/proc`), its least over the rounds. Then the bare app
+streams a 1 GiB body (64 KiB chunks) through a fresh uvicorn, alone and under the
+middleware, and the two servers' peak RSS (`VmHWM`) is read.
 Targets: reqsignals keeps at least 0.97× the bare app's requests per second; the peaks
 differ by less than 10 MiB.
 """,
@@ -1076,10 +1104,15 @@ differ by less than 10 MiB.
         chart=chart_e2e,
         discussion="""
 Throughput is the number most sensitive to other load on the machine: compare the
-rounds of one variant before reading a ratio between variants. The reference server
-shows what the receivers alone cost in a real server: a share of each request several
-times larger than the direct calls suggest, since between two of our requests uvicorn's
-and h11's code runs through the same processor caches.
+rounds of one variant before reading a ratio between variants. The first reference
+server shows what the receivers alone cost in a real server: a share of each request
+several times larger than the direct calls suggest, since between two of our requests
+uvicorn's and h11's code runs through the same processor caches. The second, `Floor`,
+keeps none of the middleware's other promises (receivers connected and disconnected at
+any time, weak references, a failing receiver logged, exceptions reported, applied
+twice yet heard once, websockets); what separates it from reqsignals is the price of
+those promises, and where it misses the target itself, no middleware that sends these
+signals can meet it on this server.
 """,
     ),
     Benchmark(

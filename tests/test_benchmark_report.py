@@ -195,6 +195,38 @@ def test_a_throughput_miss_is_set_against_the_receivers_alone_in_the_server() ->
     assert "| (reference) the 2 receiver calls alone | 9,800 |" in section
 
 
+def _throughput_with_floor(floor_rps: float) -> dict[str, Any]:
+    return {
+        "rows": [
+            {"group": "throughput", "variant": "bare app", "rps": 10000.0,
+             "every_round": [10000.0], "vs_bare": 1.0, "cpu_us": 80.0},
+            {"group": "throughput", "variant": "reqsignals, 1 receiver each", "rps": 9500.0,
+             "every_round": [9500.0], "vs_bare": 0.95, "cpu_us": 84.0},
+            {"group": "throughput", "variant": "(reference) the least a middleware can do",
+             "rps": floor_rps, "every_round": [floor_rps], "vs_bare": floor_rps / 10000.0,
+             "cpu_us": 83.0},
+        ],
+    }  # fmt: skip
+
+
+def test_a_throughput_miss_says_whether_the_least_a_middleware_can_do_meets_it() -> None:
+    target = results.target("e2e.throughput", "req/s vs bare", 0.95, 0.97, op=">=", unit="x")
+    loads = {"e2e_asgi": "1.00 / 1.00 / 1.00"}
+    short = report.explain(target, {"e2e_asgi": _throughput_with_floor(9600.0)}, loads)
+    assert short.endswith(
+        f"kept 0.96{X} (+3.00 µs of server CPU per request): short of the target itself, so "
+        "on this server no middleware that sends these signals can meet it. reqsignals kept "
+        f"0.99{X} of that floor's requests per second."
+    )
+    enough = report.explain(target, {"e2e_asgi": _throughput_with_floor(9800.0)}, loads)
+    assert enough.endswith(
+        f"kept 0.98{X} (+3.00 µs of server CPU per request), which meets the target: what "
+        "reqsignals adds beyond that floor is the part to make cheaper."
+    )
+    section = "\n".join(report.render_e2e(_throughput_with_floor(9600.0)))
+    assert "| (reference) the least a middleware can do | 9,600 |" in section
+
+
 def test_a_benchmark_without_json_is_shown_as_it_printed(tmp_path: Path) -> None:
     bench = report.BY_NAME["auth"]
     printed = "| store | session only |\n|---|---:|\n| CookieStore | 9.7 |"
