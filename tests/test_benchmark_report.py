@@ -214,17 +214,37 @@ def test_a_throughput_miss_says_whether_the_least_a_middleware_can_do_meets_it()
     loads = {"e2e_asgi": "1.00 / 1.00 / 1.00"}
     short = report.explain(target, {"e2e_asgi": _throughput_with_floor(9600.0)}, loads)
     assert short.endswith(
-        f"kept 0.96{X} (+3.00 µs of server CPU per request): short of the target itself, so "
+        f"kept 0.96{X} (median round 0.96{X}, +3.00 µs of server CPU per request): short of "
+        "the target itself, so "
         "on this server no middleware that sends these signals can meet it. reqsignals kept "
         f"0.99{X} of that floor's requests per second."
     )
     enough = report.explain(target, {"e2e_asgi": _throughput_with_floor(9800.0)}, loads)
     assert enough.endswith(
-        f"kept 0.98{X} (+3.00 µs of server CPU per request), which meets the target: what "
+        f"kept 0.98{X} (median round 0.98{X}, +3.00 µs of server CPU per request), which meets "
+        "the target: what "
         "reqsignals adds beyond that floor is the part to make cheaper."
     )
     section = "\n".join(report.render_e2e(_throughput_with_floor(9600.0)))
     assert "| (reference) the least a middleware can do | 9,600 |" in section
+
+
+def test_a_reference_cheaper_than_the_bare_app_is_called_noise() -> None:
+    e2e = _throughput_with_floor(9600.0)
+    e2e["rows"].append(
+        {"group": "throughput", "variant": "(reference) the 2 receiver calls alone",
+         "rps": 10100.0, "every_round": [10100.0], "vs_bare": 1.01, "cpu_us": 79.5}
+    )  # fmt: skip
+    asgi = {"rows": [{"variant": "reqsignals, 1 sync receiver each", "overhead_us": 1.0}]}
+    target = results.target("e2e.throughput", "req/s vs bare", 0.95, 0.97, op=">=", unit="x")
+    text = report.explain(
+        target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "1.00 / 1.00 / 1.00"}
+    )
+    assert (
+        "calling the two receivers alone, with no middleware, cost nothing this run could "
+        "measure (its least was 79.5 µs): a sign of how far the noise reaches."
+    ) in text
+    assert "-0.500" not in text
 
 
 def test_a_benchmark_without_json_is_shown_as_it_printed(tmp_path: Path) -> None:
