@@ -67,19 +67,25 @@ def free_port() -> int:
 
 
 @contextmanager
-def uvicorn(variant: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def uvicorn(
+    variant: str, *, under: tuple[str, ...] = (), start_timeout: float = 30
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """Serve *variant* with uvicorn on a free port; stop its process group at the end.
+
+    *under* is a command the server runs under (a profiler), its arguments included.
+    """
     port = free_port()
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "REQSIGNALS_BENCH_VARIANT": variant, "PYTHONPATH": path}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "benchmarks.asgi_targets:app", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1", "--no-access-log", "--lifespan", "off",
-         "--log-level", "warning"],
+        [*under, sys.executable, "-m", "uvicorn", "benchmarks.asgi_targets:app", "--host",
+         "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log", "--lifespan",
+         "off", "--log-level", "warning"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
     try:
         os.sched_setaffinity(proc.pid, SERVER_CPUS)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_timeout
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()

@@ -631,6 +631,38 @@ def render_e2e(data: Data) -> list[str]:
     return out
 
 
+# The row of benchmarks/asgi_targets.py's Floor, in e2e_asgi and instructions_asgi.
+FLOOR_VARIANT = "(reference) the least a middleware can do"
+
+
+def render_instructions(data: Data) -> list[str]:
+    rows = {r["variant"]: r for r in data["rows"]}
+    out = [
+        f"{data.get('requests')} requests one after the other on one connection, after "
+        f"{data.get('warm_up')} uncounted; uvicorn's user-space instructions per request.",
+        "",
+    ]
+    out += table(
+        ["variant", "instructions per request", "more than bare", "share of bare"],
+        [
+            [r["variant"], f"{r['instructions']:,.0f}", f"{r['extra']:+,.0f}",
+             f"{r['share']:+.2%}"]
+            for r in data["rows"]
+        ],
+        align="l",
+    )  # fmt: skip
+    floor, ours = rows.get(FLOOR_VARIANT), rows.get("reqsignals, 1 receiver each")
+    if floor is not None and ours is not None and floor["extra"] > 0:
+        out += [
+            "",
+            f"reqsignals adds {ours['extra'] / floor['extra']:.2f}× the instructions of the "
+            f"least a middleware can do: {ours['extra'] - floor['extra']:+,.0f} a request "
+            f"({ours['share'] - floor['share']:+.2%} of the bare request) for the promises "
+            "the floor does not keep.",
+        ]
+    return out
+
+
 def render_sessions(data: Data) -> list[str]:
     out = [
         f"µs per request, {data.get('rounds')} rounds of {data.get('number')} requests, "
@@ -706,10 +738,6 @@ def _explain_no_receivers(target: Data, results: dict[str, Data]) -> str:
         f"limit of {num(target['limit'] * 1000)} ns), so a few nanoseconds of noise decide "
         "this verdict from run to run."
     )
-
-
-# The e2e row for benchmarks/asgi_targets.py's Floor.
-FLOOR_VARIANT = "(reference) the least a middleware can do"
 
 
 def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) -> str:
@@ -828,8 +856,8 @@ INTRO = """\
 # Benchmarks
 
 This page is generated: every number, table and chart on it comes from one command, run
-from the repository root with the `bench` dependency group installed (and `redis-server`
-and `wrk` on the PATH):
+from the repository root with the `bench` dependency group installed (and `redis-server`,
+`wrk` and `valgrind` on the PATH):
 
 ```sh
 python -m benchmarks.report      # --quick for a smoke run, --only dispatch,sessions for some
@@ -1119,6 +1147,32 @@ any time, weak references, a failing receiver logged, exceptions reported, appli
 twice yet heard once, websockets); what separates it from reqsignals is the price of
 those promises, and where it misses the target itself, no middleware that sends these
 signals can meet it on this server.
+""",
+    ),
+    Benchmark(
+        name="instructions_asgi",
+        title="Instructions per request under uvicorn",
+        full=("--requests", "2000"),
+        quick=("--requests", "100"),
+        timeout=600,
+        quick_timeout=300,
+        intro="""
+Throughput moves by a percent or two between two servers of the same app on a shared
+machine, as much as the differences above. Instruction counts do not: uvicorn serves
+each variant of `benchmarks/asgi_targets.py` under valgrind's callgrind (counting off),
+takes 300 warm-up requests, then counts its instructions over the next requests, sent
+one after the other on one keep-alive connection. Run after run the counts agree to
+about 0.1%. They cover the server's own user-space work only: not the kernel's share of
+each request (the socket reads and writes), nor how long an instruction takes, so they
+rank the variants without converting to time. Needs `valgrind` on the PATH.
+""",
+        render=render_instructions,
+        discussion="""
+The counts split what a request with receivers costs into what any middleware must do
+(the floor: a coroutine, a `send` that notes the status, two clock reads, the two
+receiver calls) and what reqsignals adds for its promises: finding the receivers
+connected now, weak references, a failing receiver logged, exceptions reported, the
+scope marked so that a second instance stays silent, and websocket statuses.
 """,
     ),
     Benchmark(

@@ -255,3 +255,32 @@ def test_a_benchmark_without_json_is_shown_as_it_printed(tmp_path: Path) -> None
     assert "the script has no `--json` option" in section
     assert printed in section
     assert "**Targets**" not in section
+
+
+def test_instruction_counts_set_reqsignals_against_the_floor() -> None:
+    def row(variant: str, instructions: float) -> dict[str, Any]:
+        extra = instructions - 500_000.0
+        return {"variant": variant, "instructions": instructions, "extra": extra,
+                "share": extra / 500_000.0}  # fmt: skip
+
+    data = {
+        "requests": 2000,
+        "warm_up": 300,
+        "rows": [
+            row("bare app", 500_000.0),
+            row("(reference) the 2 receiver calls alone", 506_000.0),
+            row("(reference) the least a middleware can do", 510_000.0),
+            row("reqsignals, 1 receiver each", 515_000.0),
+        ],
+    }
+    section = "\n".join(report.render_instructions(data))
+    assert section.startswith(
+        "2000 requests one after the other on one connection, after 300 uncounted"
+    )
+    assert "| bare app | 500,000 | +0 | +0.00% |" in section
+    assert "| (reference) the least a middleware can do | 510,000 | +10,000 | +2.00% |" in section
+    assert "| reqsignals, 1 receiver each | 515,000 | +15,000 | +3.00% |" in section
+    assert section.endswith(
+        f"reqsignals adds 1.50{X} the instructions of the least a middleware can do: +5,000 "
+        "a request (+1.00% of the bare request) for the promises the floor does not keep."
+    )

@@ -1,0 +1,120 @@
+"""Instructions per request inside uvicorn, counted by valgrind's callgrind.
+
+    python -m benchmarks.instructions_asgi [--requests 2000] [--json PATH]
+
+The throughput benchmark (benchmarks.e2e_asgi) times requests, and on a shared machine
+two servers of the same app differ by a percent or two from round to round: as much as
+the difference being measured. Counting instructions is exact to about 0.1%, run after
+run. Each variant of benchmarks/asgi_targets.py is served by uvicorn under
+``valgrind --tool=callgrind`` with counting switched off; after 300 warm-up requests
+it is switched on for ``--requests`` more, sent one after the other on one keep-alive
+connection, and the count is read. Only the server's own user-space instructions are
+counted: the kernel's share of each request (the socket reads and writes) is not, and
+neither is how long an instruction takes, so the counts rank the variants but do not
+convert to time.
+
+Needs ``valgrind`` (Debian package) on the PATH.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from benchmarks import results as bench_results
+from benchmarks.asgi_targets import HELLO
+from benchmarks.e2e_asgi import uvicorn
+
+VARIANTS = {
+    "bare": "bare app",
+    "receivers": "(reference) the 2 receiver calls alone",
+    "floor": "(reference) the least a middleware can do",
+    "reqsignals": "reqsignals, 1 receiver each",
+}
+WARM_UP = 300
+REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+
+
+def get(sock: socket.socket, count: int) -> None:
+    """Send *count* requests on *sock*, one at a time, each read to the end of its body."""
+    for _ in range(count):
+        sock.sendall(REQUEST)
+        answer = b""
+        while not answer.endswith(HELLO):
+            chunk = sock.recv(4096)
+            if not chunk:
+                raise RuntimeError(f"the server closed the connection after {answer!r}")
+            answer += chunk
+        if not answer.startswith(b"HTTP/1.1 200 "):
+            raise RuntimeError(f"unexpected answer: {answer!r}")
+
+
+def callgrind_control(*args: str) -> None:
+    subprocess.run(["callgrind_control", *args], check=True, capture_output=True, timeout=60)
+
+
+def count(variant: str, requests: int, scratch: Path) -> int:
+    """User-space instructions uvicorn spends on *requests* requests to *variant*."""
+    out = scratch / f"callgrind.{variant}"
+    under = ("valgrind", "-q", "--tool=callgrind", "--instr-atstart=no",
+             f"--callgrind-out-file={out}")  # fmt: skip
+    with (
+        uvicorn(variant, under=under, start_timeout=300) as (proc, port),
+        socket.create_connection(("127.0.0.1", port), timeout=60) as sock,
+    ):
+        get(sock, WARM_UP)
+        callgrind_control("--instr=on", str(proc.pid))
+        get(sock, requests)
+        callgrind_control("--dump", str(proc.pid))
+    # The dump holds what was counted since counting began: the measured requests.
+    for path in scratch.glob(f"callgrind.{variant}*"):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if re.search(r"^desc: Trigger: .*dump", text, re.MULTILINE):
+            total = re.search(r"^(?:totals|summary): (\d+)", text, re.MULTILINE)
+            if total:
+                return int(total.group(1))
+    raise RuntimeError(f"callgrind wrote no dump for {variant} in {scratch}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
+    args = parser.parse_args(argv)
+    missing = [tool for tool in ("valgrind", "callgrind_control") if not shutil.which(tool)]
+    if missing:
+        sys.exit(f"{' and '.join(missing)} not on the PATH: apt-get install valgrind")
+    per_request: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        for variant in VARIANTS:
+            per_request[variant] = count(variant, args.requests, Path(scratch)) / args.requests
+    bare = per_request["bare"]
+    print(f"uvicorn under callgrind, {args.requests} requests one after the other "
+          f"(after {WARM_UP} uncounted); user-space instructions per request")  # fmt: skip
+    print()
+    print("| variant | instructions per request | more than bare | share of bare |")
+    print("|---|---:|---:|---:|")
+    rows: list[dict[str, Any]] = []
+    for variant, label in VARIANTS.items():
+        extra = per_request[variant] - bare
+        print(f"| {label} | {per_request[variant]:,.0f} | {extra:+,.0f} | {extra / bare:+.2%} |")
+        rows.append({"variant": label, "instructions": per_request[variant], "extra": extra,
+                     "share": extra / bare})  # fmt: skip
+    bench_results.write(
+        args.json,
+        "Instructions per request under uvicorn",
+        rows,
+        requests=args.requests,
+        warm_up=WARM_UP,
+    )
+
+
+if __name__ == "__main__":
+    main()
