@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -87,8 +88,8 @@ def signed(value: float) -> str:
     return ("+" if value >= 0 else "") + num(value)
 
 
-def times(value: float) -> str:
-    return f"{value:.2f}×"
+def times(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}×"
 
 
 def share(part: float, whole: float) -> str:
@@ -447,7 +448,8 @@ def chart_e2e(data: Data, fig: Any) -> None:
     ax = fig.add_subplot()
     labels = [r["variant"] for r in rows]
     ax.bar(range(len(rows)), [r["rps"] for r in rows], color=[_color(x) for x in labels])
-    ax.set_xticks(range(len(rows)), labels, fontsize=8)
+    # Wrapped, so that five long names fit side by side under their bars.
+    ax.set_xticks(range(len(rows)), [textwrap.fill(x, 22) for x in labels], fontsize=8)
     for x, r in enumerate(rows):
         ax.annotate(f"{r['rps']:,.0f} ({times(r['vs_bare'])})", (x, r["rps"]), xytext=(0, 3),
                     textcoords="offset points", ha="center", fontsize=8)  # fmt: skip
@@ -744,16 +746,17 @@ def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) 
     data = results["e2e_asgi"]
     rows = {r["variant"]: r for r in data["rows"] if r.get("group") == "throughput"}
     bare, ours = rows["bare app"], rows["reqsignals, 1 receiver each"]
+    # Three decimals for ratios set against the 0.97 limit: 0.966 must not read as 0.97.
     text = (
-        f"Under reqsignals uvicorn served {times(target['value'])} of the bare app's best "
+        f"Under reqsignals uvicorn served {times(target['value'], 3)} of the bare app's best "
         f"requests per second (load average {loads.get('e2e_asgi', 'unknown')} when the run "
         "began). "
     )
     ratios = sorted(o / b for o, b in zip(ours["every_round"], bare["every_round"]))
     if len(ratios) > 1:
         text += (
-            f"Round by round the ratio ranged from {times(ratios[0])} to {times(ratios[-1])} "
-            f"(median {times(ratios[len(ratios) // 2])})"
+            f"Round by round the ratio ranged from {times(ratios[0], 3)} to {times(ratios[-1], 3)} "
+            f"(median {times(ratios[len(ratios) // 2], 3)})"
             + (
                 ", so every round missed: not one unlucky round. "
                 if ratios[-1] < target["limit"]
@@ -792,7 +795,7 @@ def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) 
         text += (
             f"Per request the server spent {num(per_ours - per)} µs more under reqsignals "
             f"({num(per)} against {num(per_ours)} µs), where the direct calls measure the "
-            f"middleware at {num(added)} µs, which would predict {times(predicted)}"
+            f"middleware at {num(added)} µs, which would predict {times(predicted, 3)}"
         )
         text += (
             ". The rest is work the direct calls do not see, or contention with the other "
@@ -815,11 +818,11 @@ def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) 
             " The least any middleware can do to send the two signals (a coroutine around "
             "the app, a send that notes the status, two clock reads and the two receiver "
             "calls, hard-wired, keeping none of the middleware's other promises) kept "
-            f"{times(floor_ratio)} (median round {times(paired[len(paired) // 2])}{cpu})"
+            f"{times(floor_ratio, 3)} (median round {times(paired[len(paired) // 2], 3)}{cpu})"
         )
         text += (
             ": short of the target itself, so on this server no middleware that sends these "
-            f"signals can meet it. reqsignals kept {times(ours['rps'] / floor['rps'])} of "
+            f"signals can meet it. reqsignals kept {times(ours['rps'] / floor['rps'], 3)} of "
             "that floor's requests per second."
             if floor_ratio < target["limit"]
             else ", which meets the target: what reqsignals adds beyond that floor is the "

@@ -147,14 +147,14 @@ def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost()
         target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "3.00 / 2.00 / 1.00"}
     )
     assert text.startswith(
-        f"Under reqsignals uvicorn served 0.90{X} of the bare app's best requests per second "
+        f"Under reqsignals uvicorn served 0.900{X} of the bare app's best requests per second "
         "(load average 3.00 / 2.00 / 1.00 when the run began)."
     )
-    assert f"ranged from 0.85{X} to 1.00{X} (median 0.90{X}), so some rounds met it" in text
+    assert f"ranged from 0.850{X} to 1.000{X} (median 0.900{X}), so some rounds met it" in text
     # 100 µs per request bare, 111 µs under reqsignals; 2 µs measured directly.
     assert (
         "the server spent 11.1 µs more under reqsignals (100 against 111 µs), where the "
-        f"direct calls measure the middleware at 2.00 µs, which would predict 0.98{X}. "
+        f"direct calls measure the middleware at 2.00 µs, which would predict 0.980{X}. "
         "The rest is work the direct calls do not see"
     ) in text
 
@@ -214,14 +214,14 @@ def test_a_throughput_miss_says_whether_the_least_a_middleware_can_do_meets_it()
     loads = {"e2e_asgi": "1.00 / 1.00 / 1.00"}
     short = report.explain(target, {"e2e_asgi": _throughput_with_floor(9600.0)}, loads)
     assert short.endswith(
-        f"kept 0.96{X} (median round 0.96{X}, +3.00 µs of server CPU per request): short of "
+        f"kept 0.960{X} (median round 0.960{X}, +3.00 µs of server CPU per request): short of "
         "the target itself, so "
         "on this server no middleware that sends these signals can meet it. reqsignals kept "
-        f"0.99{X} of that floor's requests per second."
+        f"0.990{X} of that floor's requests per second."
     )
     enough = report.explain(target, {"e2e_asgi": _throughput_with_floor(9800.0)}, loads)
     assert enough.endswith(
-        f"kept 0.98{X} (median round 0.98{X}, +3.00 µs of server CPU per request), which meets "
+        f"kept 0.980{X} (median round 0.980{X}, +3.00 µs of server CPU per request), which meets "
         "the target: what "
         "reqsignals adds beyond that floor is the part to make cheaper."
     )
