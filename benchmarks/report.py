@@ -451,7 +451,7 @@ def chart_e2e(data: Data, fig: Any) -> None:
     # Wrapped, so that five long names fit side by side under their bars.
     ax.set_xticks(range(len(rows)), [textwrap.fill(x, 22) for x in labels], fontsize=8)
     for x, r in enumerate(rows):
-        ax.annotate(f"{r['rps']:,.0f} ({times(r['vs_bare'])})", (x, r["rps"]), xytext=(0, 3),
+        ax.annotate(f"{r['rps']:,.0f} ({times(r['vs_bare'], 3)})", (x, r["rps"]), xytext=(0, 3),
                     textcoords="offset points", ha="center", fontsize=8)  # fmt: skip
     ax.set_ylabel("requests per second (best round)")
     ax.margins(y=0.15)
@@ -612,7 +612,7 @@ def render_e2e(data: Data) -> list[str]:
             + (["server CPU µs/request (least)"] if cpu else []),
             [
                 [r["variant"], f"{r['rps']:,.0f}", ", ".join(f"{x:,.0f}" for x in r["every_round"]),
-                 times(r["vs_bare"]), num(1e6 / r["rps"])]
+                 times(r["vs_bare"], 3), num(1e6 / r["rps"])]
                 + ([num(r["cpu_us"])] if cpu else [])
                 for r in thr
             ],
@@ -821,9 +821,9 @@ def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) 
             f"{times(floor_ratio, 3)} (median round {times(paired[len(paired) // 2], 3)}{cpu})"
         )
         text += (
-            ": short of the target itself, so on this server no middleware that sends these "
-            f"signals can meet it. reqsignals kept {times(ours['rps'] / floor['rps'], 3)} of "
-            "that floor's requests per second."
+            ": short of the target itself, so in this run even a middleware that does "
+            "nothing else would miss it. reqsignals kept "
+            f"{times(ours['rps'] / floor['rps'], 3)} of that floor's requests per second."
             if floor_ratio < target["limit"]
             else ", which meets the target: what reqsignals adds beyond that floor is the "
             "part to make cheaper."
@@ -1148,8 +1148,8 @@ uvicorn's and h11's code runs through the same processor caches. The second, `Fl
 keeps none of the middleware's other promises (receivers connected and disconnected at
 any time, weak references, a failing receiver logged, exceptions reported, applied
 twice yet heard once, websockets); what separates it from reqsignals is the price of
-those promises, and where it misses the target itself, no middleware that sends these
-signals can meet it on this server.
+those promises; in a run where it misses the target itself, a middleware that does
+more cannot expect to meet it.
 """,
     ),
     Benchmark(

@@ -216,7 +216,7 @@ def test_a_throughput_miss_says_whether_the_least_a_middleware_can_do_meets_it()
     assert short.endswith(
         f"kept 0.960{X} (median round 0.960{X}, +3.00 µs of server CPU per request): short of "
         "the target itself, so "
-        "on this server no middleware that sends these signals can meet it. reqsignals kept "
+        "in this run even a middleware that does nothing else would miss it. reqsignals kept "
         f"0.990{X} of that floor's requests per second."
     )
     enough = report.explain(target, {"e2e_asgi": _throughput_with_floor(9800.0)}, loads)
