@@ -74,18 +74,23 @@ async def receivers_alone(scope: Scope, receive: Receive, send: Send) -> None:
 class Floor:
     """The least any middleware can do to send ``request_started`` and ``request_finished``.
 
-    Each part is one the signals cannot do without: a coroutine around the app, since
-    ``request_finished`` comes when the app returns; a ``send`` that notes the status,
-    the only place a status shows; two clock reads for ``duration``; and the two
-    receiver calls. All are hard-wired: no look-up of who is connected, no weak
-    references, no error handling, no guard against being applied twice. For
-    reference only: it keeps none of the middleware's other promises.
+    Each part is one the signals cannot do without: a check that the scope is a request
+    (lifespan is not); a coroutine around the app, since ``request_finished`` comes when
+    the app returns; a ``try``/``finally``, so that it comes when the app raises too; a
+    ``send`` that notes the status, the only place a status shows; two clock reads for
+    ``duration``; and the two receiver calls. The receivers are hard-wired: no look-up
+    of who is connected, no weak references, no logging of a receiver that fails, no
+    guard against being applied twice, no websockets. For reference only: it keeps
+    none of the middleware's other promises.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         status = None
 
         def send_noting_status(message: Message) -> Awaitable[None]:
@@ -94,13 +99,15 @@ class Floor:
                 status = message["status"]
             return send(message)
 
-        count_started(signal=request_started, sender=bare, scope=scope)
         start = perf_counter()
-        await self.app(scope, receive, send_noting_status)
-        duration = perf_counter() - start
-        count_finished(
-            signal=request_finished, sender=bare, scope=scope, status=status, duration=duration
-        )
+        count_started(signal=request_started, sender=bare, scope=scope)
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            duration = perf_counter() - start
+            count_finished(
+                signal=request_finished, sender=bare, scope=scope, status=status, duration=duration
+            )
 
 
 def build(variant: str) -> ASGIApp:

@@ -68,15 +68,20 @@ def free_port() -> int:
 
 @contextmanager
 def uvicorn(
-    variant: str, *, under: tuple[str, ...] = (), start_timeout: float = 30
+    variant: str,
+    *,
+    under: tuple[str, ...] = (),
+    start_timeout: float = 30,
+    env: dict[str, str] | None = None,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Serve *variant* with uvicorn on a free port; stop its process group at the end.
 
-    *under* is a command the server runs under (a profiler), its arguments included.
+    *under* is a command the server runs under (a profiler), its arguments included;
+    *env* adds to the server's environment.
     """
     port = free_port()
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
-    env = {**os.environ, "REQSIGNALS_BENCH_VARIANT": variant, "PYTHONPATH": path}
+    env = {**os.environ, **(env or {}), "REQSIGNALS_BENCH_VARIANT": variant, "PYTHONPATH": path}
     proc = subprocess.Popen(
         [*under, sys.executable, "-m", "uvicorn", "benchmarks.asgi_targets:app", "--host",
          "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log", "--lifespan",
@@ -103,6 +108,20 @@ def uvicorn(
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+def stop_servers_on_sigterm() -> None:
+    """Make SIGTERM (the report's timeout) run the ``finally`` that stops each server.
+
+    Every server runs in a session of its own, so a signal to this process's group does
+    not reach it: without this, a benchmark stopped from outside would leave its servers
+    running, and holding its output pipe open.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def wrk(port: int, duration: int, connections: int) -> tuple[float, int]:
@@ -230,6 +249,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
+    stop_servers_on_sigterm()
     rows: list[dict[str, Any]] = []
     targets: list[dict[str, Any]] = []
     if not args.skip_throughput:

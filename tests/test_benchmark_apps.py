@@ -7,8 +7,12 @@ call the receivers exactly as the middleware does, and answer the same response.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from typing import Any
 
 import pytest
@@ -17,6 +21,7 @@ from benchmarks import asgi_targets
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.signals import request_finished, request_started
 from reqsignals.types import ASGIApp, Message
+from tests.support import ROOT
 
 SCOPE: dict[str, Any] = {
     "type": "http",
@@ -57,45 +62,57 @@ def recorders(heard: Heard) -> tuple[Callable[..., None], Callable[..., None]]:
     return started, finished
 
 
-@pytest.fixture
-def through_the_middleware() -> tuple[list[Message], Heard]:
+def scope_catcher(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Make the module's bare app (the sender of every reference) note each scope it gets."""
+    seen: list[Any] = []
+    bare = asgi_targets.bare
+
+    async def noting(scope: Any, receive: Any, send: Any) -> None:
+        seen.append(scope)
+        await bare(scope, receive, send)
+
+    monkeypatch.setattr(asgi_targets, "bare", noting)
+    return seen
+
+
+def middleware_run(monkeypatch: pytest.MonkeyPatch) -> tuple[list[Message], Heard, list[Any]]:
     heard: Heard = []
     started, finished = recorders(heard)
+    seen = scope_catcher(monkeypatch)
     with ExitStack() as stack:
         stack.enter_context(request_started.connected_to(started))
         stack.enter_context(request_finished.connected_to(finished))
         sent = serve(SignalsMiddleware(asgi_targets.bare))
-    return sent, heard
+    return sent, heard, seen
 
 
 @pytest.mark.parametrize("variant", ["floor", "receivers"])
 def test_a_reference_calls_the_receivers_as_the_middleware_does(
-    variant: str,
-    through_the_middleware: tuple[list[Message], Heard],
-    monkeypatch: pytest.MonkeyPatch,
+    variant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    expected_sent, expected_heard, _ = middleware_run(monkeypatch)
+    monkeypatch.undo()
     heard: Heard = []
     started, finished = recorders(heard)
+    seen = scope_catcher(monkeypatch)
     # Both references call the module's counting receivers by name.
     monkeypatch.setattr(asgi_targets, "count_started", started)
     monkeypatch.setattr(asgi_targets, "count_finished", finished)
 
     sent = serve(asgi_targets.build(variant))
 
-    expected_sent, expected_heard = through_the_middleware
     assert sent == expected_sent
     assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
     # The same receivers, in the same order, from the same sender, with the same
     # keyword arguments; only the durations differ.
-    assert [(name, sender, sorted(kw)) for name, sender, kw in heard] == [
-        (name, sender, sorted(kw)) for name, sender, kw in expected_heard
+    assert [(name, sorted(kw)) for name, _, kw in heard] == [
+        (name, sorted(kw)) for name, _, kw in expected_heard
     ]
     assert [name for name, _, _ in heard] == ["request_started", "request_finished"]
     assert all(sender is asgi_targets.bare for _, sender, _ in heard)
     for (_, _, kw), (_, _, want) in zip(heard, expected_heard, strict=True):
         assert kw["signal"] is want["signal"]
-        assert kw["scope"]["path"] == "/"
-    assert heard[1][2]["status"] == expected_heard[1][2]["status"] == 200
+        assert kw["scope"] is seen[0]  # the very scope the app was called with
     assert isinstance(heard[1][2]["duration"], float)
     assert heard[1][2]["duration"] >= 0.0
 
@@ -115,6 +132,80 @@ def test_the_floor_notes_the_status_the_app_sends(monkeypatch: pytest.MonkeyPatc
     assert heard[-1][2]["status"] == 404
 
 
+def test_the_floor_finishes_when_the_app_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    heard: Heard = []
+    started, finished = recorders(heard)
+    monkeypatch.setattr(asgi_targets, "count_started", started)
+    monkeypatch.setattr(asgi_targets, "count_finished", finished)
+
+    async def boom(scope: Any, receive: Any, send: Any) -> None:
+        raise LookupError("boom")
+
+    with pytest.raises(LookupError, match="boom"):
+        serve(asgi_targets.Floor(boom))
+    assert [(name, kw.get("status")) for name, _, kw in heard] == [
+        ("request_started", None),
+        ("request_finished", None),
+    ]
+
+
+def test_the_floor_passes_lifespan_through(monkeypatch: pytest.MonkeyPatch) -> None:
+    heard: Heard = []
+    started, finished = recorders(heard)
+    monkeypatch.setattr(asgi_targets, "count_started", started)
+    monkeypatch.setattr(asgi_targets, "count_finished", finished)
+    got: list[Any] = []
+
+    async def lifespan(scope: Any, receive: Any, send: Any) -> None:
+        got.append((scope, send))
+
+    async def server_send(message: Message) -> None:
+        return None
+
+    async def receive() -> Message:
+        return {"type": "lifespan.startup"}
+
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
+    asyncio.run(asgi_targets.Floor(lifespan)(scope, receive, server_send))
+    assert got == [(scope, server_send)]
+    assert heard == []
+
+
 def test_an_unknown_variant_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match="bare, reqsignals, receivers, floor or otel"):
         asgi_targets.build("fast")
+
+
+def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:
+    # What the report does to a benchmark that runs out of time. The server runs in a
+    # session of its own, out of reach of a signal to the benchmark's group.
+    script = (
+        "import time\n"
+        "from benchmarks.e2e_asgi import stop_servers_on_sigterm, uvicorn\n"
+        "stop_servers_on_sigterm()\n"
+        "with uvicorn('bare') as (proc, port):\n"
+        "    print(proc.pid, flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    bench = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    server = None
+    try:
+        assert bench.stdout is not None
+        server = int(bench.stdout.readline())  # printed once the server answers
+        os.kill(server, 0)  # running
+        bench.send_signal(signal.SIGTERM)
+        assert bench.wait(30) == 128 + signal.SIGTERM
+        with pytest.raises(ProcessLookupError):
+            os.kill(server, 0)
+        server = None
+    finally:
+        for pid in (bench.pid, server):
+            if pid is not None:
+                with suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+        bench.wait(10)
+        if bench.stdout is not None:
+            bench.stdout.close()

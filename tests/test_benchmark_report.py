@@ -150,7 +150,10 @@ def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost()
         f"Under reqsignals uvicorn served 0.900{X} of the bare app's best requests per second "
         "(load average 3.00 / 2.00 / 1.00 when the run began)."
     )
-    assert f"ranged from 0.850{X} to 1.000{X} (median 0.900{X}), so some rounds met it" in text
+    assert (
+        f"ranged from 0.850{X} to 1.000{X} (median 0.900{X}), and 1 of 3 rounds met it, so "
+        "most rounds missed too."
+    ) in text
     # 100 µs per request bare, 111 µs under reqsignals; 2 µs measured directly.
     assert (
         "the server spent 11.1 µs more under reqsignals (100 against 111 µs), where the "
@@ -195,42 +198,71 @@ def test_a_throughput_miss_is_set_against_the_receivers_alone_in_the_server() ->
     assert "| (reference) the 2 receiver calls alone | 9,800 |" in section
 
 
-def _throughput_with_floor(floor_rps: float) -> dict[str, Any]:
+def _throughput_with_floor(floor_rounds: list[float], floor_cpu: float = 83.0) -> dict[str, Any]:
+    # Four rounds; the bare app's best (10,400) is one the other rounds never reach.
+    bare_rounds = [10000.0, 10000.0, 10400.0, 10000.0]
+    ours_rounds = [9500.0, 9400.0, 9300.0, 9600.0]
+    row = {"group": "throughput"}
     return {
         "rows": [
-            {"group": "throughput", "variant": "bare app", "rps": 10000.0,
-             "every_round": [10000.0], "vs_bare": 1.0, "cpu_us": 80.0},
-            {"group": "throughput", "variant": "reqsignals, 1 receiver each", "rps": 9500.0,
-             "every_round": [9500.0], "vs_bare": 0.95, "cpu_us": 84.0},
-            {"group": "throughput", "variant": "(reference) the least a middleware can do",
-             "rps": floor_rps, "every_round": [floor_rps], "vs_bare": floor_rps / 10000.0,
-             "cpu_us": 83.0},
+            {**row, "variant": "bare app", "rps": max(bare_rounds),
+             "every_round": bare_rounds, "vs_bare": 1.0, "cpu_us": 80.0},
+            {**row, "variant": "reqsignals, 1 receiver each", "rps": max(ours_rounds),
+             "every_round": ours_rounds, "vs_bare": max(ours_rounds) / 10400.0,
+             "cpu_us": 84.0},
+            {**row, "variant": "(reference) the least a middleware can do",
+             "rps": max(floor_rounds), "every_round": floor_rounds,
+             "vs_bare": max(floor_rounds) / 10400.0, "cpu_us": floor_cpu},
         ],
     }  # fmt: skip
 
 
 def test_a_throughput_miss_says_whether_the_least_a_middleware_can_do_meets_it() -> None:
-    target = results.target("e2e.throughput", "req/s vs bare", 0.95, 0.97, op=">=", unit="x")
+    target = results.target("e2e.throughput", "req/s vs bare", 0.923, 0.97, op=">=", unit="x")
     loads = {"e2e_asgi": "1.00 / 1.00 / 1.00"}
-    short = report.explain(target, {"e2e_asgi": _throughput_with_floor(9600.0)}, loads)
-    assert short.endswith(
-        f"kept 0.960{X} (median round 0.960{X}, +3.00 µs of server CPU per request): short of "
-        "the target itself, so "
-        "in this run even a middleware that does nothing else would miss it. reqsignals kept "
-        f"0.990{X} of that floor's requests per second."
+    # Against the bare app's best the floor misses (9,900 / 10,400 = 0.952), but round by
+    # round it meets the target in three rounds of four (0.980, 0.990, 0.952, 0.976).
+    room = report.explain(
+        target, {"e2e_asgi": _throughput_with_floor([9800.0, 9900.0, 9900.0, 9760.0])}, loads
     )
-    enough = report.explain(target, {"e2e_asgi": _throughput_with_floor(9800.0)}, loads)
-    assert enough.endswith(
-        f"kept 0.980{X} (median round 0.980{X}, +3.00 µs of server CPU per request), which meets "
-        "the target: what "
-        "reqsignals adds beyond that floor is the part to make cheaper."
+    assert (
+        f"ranged from 0.894{X} to 0.960{X} (median 0.945{X}), and every round missed: not "
+        "one unlucky round."
+    ) in room
+    assert room.endswith(
+        f"kept 0.952{X} of the bare app's best (median round 0.978{X}, 3 of 4 rounds at or "
+        "above the target, +3.00 µs of server CPU per request): the target leaves room for "
+        f"that floor. reqsignals kept 0.970{X} of the floor's best requests per second "
+        f"(median round 0.959{X})."
     )
-    section = "\n".join(report.render_e2e(_throughput_with_floor(9600.0)))
-    assert "| (reference) the least a middleware can do | 9,600 |" in section
+    short = report.explain(
+        target,
+        {"e2e_asgi": _throughput_with_floor([9600.0, 9750.0, 9990.0, 9600.0], floor_cpu=79.5)},
+        loads,
+    )
+    assert (
+        f"(median round 0.960{X}, 1 of 4 rounds at or above the target, -0.500 µs of server "
+        "CPU per request): short of the target itself, so in this run even a middleware that "
+        "does nothing else would miss it. "
+    ) in short
+    assert "+-" not in short
+    section = "\n".join(report.render_e2e(_throughput_with_floor([9600.0] * 4)))
+    assert "| (reference) the least a middleware can do | 9,600 | 9,600, 9,600, 9,600, " in section
+    assert f"| 0.923{X} |" in section
+
+
+def test_a_throughput_ratio_that_rounds_to_its_limit_gets_a_third_decimal() -> None:
+    close = results.target("e2e.throughput", "req/s vs bare", 0.966, 0.97, op=">=", unit="x")
+    clear = results.target("e2e.throughput", "req/s vs bare", 0.952, 0.97, op=">=", unit="x")
+    assert report.measured(close) == f"0.966{X}"
+    assert report.measured(clear) == f"0.95{X}"
+    assert f"| req/s vs bare | 0.966{X} | ≥ 0.97{X} | **MISSED** |" in "\n".join(
+        report.targets_table([close])
+    )
 
 
 def test_a_reference_cheaper_than_the_bare_app_is_called_noise() -> None:
-    e2e = _throughput_with_floor(9600.0)
+    e2e = _throughput_with_floor([9600.0] * 4)
     e2e["rows"].append(
         {"group": "throughput", "variant": "(reference) the 2 receiver calls alone",
          "rps": 10100.0, "every_round": [10100.0], "vs_bare": 1.01, "cpu_us": 79.5}
@@ -282,5 +314,18 @@ def test_instruction_counts_set_reqsignals_against_the_floor() -> None:
     assert "| reqsignals, 1 receiver each | 515,000 | +15,000 | +3.00% |" in section
     assert section.endswith(
         f"reqsignals adds 1.50{X} the instructions of the least a middleware can do: +5,000 "
-        "a request (+1.00% of the bare request) for the promises the floor does not keep."
+        "a request (+1.00% of the bare request) for the work the floor leaves out (below)."
     )
+
+
+def test_a_miss_that_most_rounds_met_is_put_down_to_noise() -> None:
+    e2e = _throughput_with_floor([9600.0] * 4)
+    ours = e2e["rows"][1]
+    ours["every_round"] = [9800.0, 9750.0, 9300.0, 9710.0]  # 0.980, 0.975, 0.894, 0.971
+    ours["rps"] = 9800.0
+    target = results.target("e2e.throughput", "req/s vs bare", 0.942, 0.97, op=">=", unit="x")
+    text = report.explain(target, {"e2e_asgi": e2e}, {"e2e_asgi": "1.00 / 1.00 / 1.00"})
+    assert (
+        f"ranged from 0.894{X} to 0.980{X} (median 0.973{X}), and 3 of 4 rounds met it: the "
+        "verdict is within this machine's noise."
+    ) in text
