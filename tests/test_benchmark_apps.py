@@ -18,23 +18,11 @@ from typing import Any
 import pytest
 
 from benchmarks import asgi_targets
+from benchmarks.middleware_asgi import SCOPE
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.signals import request_finished, request_started
 from reqsignals.types import ASGIApp, Message
 from tests.support import ROOT
-
-SCOPE: dict[str, Any] = {
-    "type": "http",
-    "asgi": {"version": "3.0"},
-    "http_version": "1.1",
-    "method": "GET",
-    "scheme": "http",
-    "path": "/",
-    "raw_path": b"/",
-    "query_string": b"",
-    "root_path": "",
-    "headers": [(b"host", b"127.0.0.1")],
-}
 
 Heard = list[tuple[str, Any, dict[str, Any]]]
 
@@ -60,6 +48,17 @@ def recorders(heard: Heard) -> tuple[Callable[..., None], Callable[..., None]]:
         heard.append(("request_finished", sender, kwargs))
 
     return started, finished
+
+
+@pytest.fixture
+def heard(monkeypatch: pytest.MonkeyPatch) -> Heard:
+    """What the references' counting receivers hear, in order."""
+    calls: Heard = []
+    started, finished = recorders(calls)
+    # Both references call the module's counting receivers by name.
+    monkeypatch.setattr(asgi_targets, "count_started", started)
+    monkeypatch.setattr(asgi_targets, "count_finished", finished)
+    return calls
 
 
 def scope_catcher(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
@@ -95,7 +94,6 @@ def test_a_reference_calls_the_receivers_as_the_middleware_does(
     heard: Heard = []
     started, finished = recorders(heard)
     seen = scope_catcher(monkeypatch)
-    # Both references call the module's counting receivers by name.
     monkeypatch.setattr(asgi_targets, "count_started", started)
     monkeypatch.setattr(asgi_targets, "count_finished", finished)
 
@@ -117,11 +115,7 @@ def test_a_reference_calls_the_receivers_as_the_middleware_does(
     assert heard[1][2]["duration"] >= 0.0
 
 
-def test_the_floor_notes_the_status_the_app_sends(monkeypatch: pytest.MonkeyPatch) -> None:
-    heard: Heard = []
-    started, finished = recorders(heard)
-    monkeypatch.setattr(asgi_targets, "count_started", started)
-    monkeypatch.setattr(asgi_targets, "count_finished", finished)
+def test_the_floor_notes_the_status_the_app_sends(heard: Heard) -> None:
 
     async def not_found(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 404, "headers": []})
@@ -132,11 +126,7 @@ def test_the_floor_notes_the_status_the_app_sends(monkeypatch: pytest.MonkeyPatc
     assert heard[-1][2]["status"] == 404
 
 
-def test_the_floor_finishes_when_the_app_raises(monkeypatch: pytest.MonkeyPatch) -> None:
-    heard: Heard = []
-    started, finished = recorders(heard)
-    monkeypatch.setattr(asgi_targets, "count_started", started)
-    monkeypatch.setattr(asgi_targets, "count_finished", finished)
+def test_the_floor_finishes_when_the_app_raises(heard: Heard) -> None:
 
     async def boom(scope: Any, receive: Any, send: Any) -> None:
         raise LookupError("boom")
@@ -149,11 +139,7 @@ def test_the_floor_finishes_when_the_app_raises(monkeypatch: pytest.MonkeyPatch)
     ]
 
 
-def test_the_floor_passes_lifespan_through(monkeypatch: pytest.MonkeyPatch) -> None:
-    heard: Heard = []
-    started, finished = recorders(heard)
-    monkeypatch.setattr(asgi_targets, "count_started", started)
-    monkeypatch.setattr(asgi_targets, "count_finished", finished)
+def test_the_floor_passes_lifespan_through(heard: Heard) -> None:
     got: list[Any] = []
 
     async def lifespan(scope: Any, receive: Any, send: Any) -> None:

@@ -132,6 +132,18 @@ def test_a_registered_benchmark_whose_script_is_absent_is_reported_not_run(
     assert "not run: script missing (`benchmarks/no_such_benchmark.py`)" in summary
 
 
+def explain_throughput(
+    value: float,
+    e2e: dict[str, Any],
+    asgi: dict[str, Any] | None = None,
+    load: str = "1.00 / 1.00 / 1.00",
+) -> str:
+    """The report's paragraph on an end-to-end miss of *value* against 0.97."""
+    target = results.target("e2e.throughput", "req/s vs bare", value, 0.97, op=">=", unit="x")
+    found = {"e2e_asgi": e2e} | ({"middleware_asgi": asgi} if asgi else {})
+    return report.explain(target, found, {"e2e_asgi": load})
+
+
 def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost() -> None:
     e2e = {
         "rows": [
@@ -142,10 +154,7 @@ def test_a_throughput_miss_is_set_against_the_round_spread_and_the_direct_cost()
         ],
     }  # fmt: skip
     asgi = {"rows": [{"variant": "reqsignals, 1 sync receiver each", "overhead_us": 2.0}]}
-    target = results.target("e2e.throughput", "req/s vs bare", 0.9, 0.97, op=">=", unit="x")
-    text = report.explain(
-        target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "3.00 / 2.00 / 1.00"}
-    )
+    text = explain_throughput(0.9, e2e, asgi, load="3.00 / 2.00 / 1.00")
     assert text.startswith(
         f"Under reqsignals uvicorn served 0.900{X} of the bare app's best requests per second "
         "(load average 3.00 / 2.00 / 1.00 when the run began)."
@@ -179,10 +188,7 @@ def test_a_throughput_miss_is_set_against_the_receivers_alone_in_the_server() ->
             {"variant": "(reference) the 2 receiver calls alone, sync", "overhead_us": 0.25},
         ]
     }
-    target = results.target("e2e.throughput", "req/s vs bare", 0.95, 0.97, op=">=", unit="x")
-    text = report.explain(
-        target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "1.00 / 1.00 / 1.00"}
-    )
+    text = explain_throughput(0.95, e2e, asgi)
     assert (
         "The server spent 80.0 µs of CPU per request on the bare app and 4.00 µs more under "
         "reqsignals; calling the two receivers alone, with no middleware, cost 2.00 µs more "
@@ -218,13 +224,9 @@ def _throughput_with_floor(floor_rounds: list[float], floor_cpu: float = 83.0) -
 
 
 def test_a_throughput_miss_says_whether_the_least_a_middleware_can_do_meets_it() -> None:
-    target = results.target("e2e.throughput", "req/s vs bare", 0.923, 0.97, op=">=", unit="x")
-    loads = {"e2e_asgi": "1.00 / 1.00 / 1.00"}
     # Against the bare app's best the floor misses (9,900 / 10,400 = 0.952), but round by
     # round it meets the target in three rounds of four (0.980, 0.990, 0.952, 0.976).
-    room = report.explain(
-        target, {"e2e_asgi": _throughput_with_floor([9800.0, 9900.0, 9900.0, 9760.0])}, loads
-    )
+    room = explain_throughput(0.923, _throughput_with_floor([9800.0, 9900.0, 9900.0, 9760.0]))
     assert (
         f"ranged from 0.894{X} to 0.960{X} (median 0.945{X}), and every round missed: not "
         "one unlucky round."
@@ -235,10 +237,8 @@ def test_a_throughput_miss_says_whether_the_least_a_middleware_can_do_meets_it()
         f"that floor. reqsignals kept 0.970{X} of the floor's best requests per second "
         f"(median round 0.959{X})."
     )
-    short = report.explain(
-        target,
-        {"e2e_asgi": _throughput_with_floor([9600.0, 9750.0, 9990.0, 9600.0], floor_cpu=79.5)},
-        loads,
+    short = explain_throughput(
+        0.923, _throughput_with_floor([9600.0, 9750.0, 9990.0, 9600.0], floor_cpu=79.5)
     )
     assert (
         f"(median round 0.960{X}, 1 of 4 rounds at or above the target, -0.500 µs of server "
@@ -268,10 +268,7 @@ def test_a_reference_cheaper_than_the_bare_app_is_called_noise() -> None:
          "rps": 10100.0, "every_round": [10100.0], "vs_bare": 1.01, "cpu_us": 79.5}
     )  # fmt: skip
     asgi = {"rows": [{"variant": "reqsignals, 1 sync receiver each", "overhead_us": 1.0}]}
-    target = results.target("e2e.throughput", "req/s vs bare", 0.95, 0.97, op=">=", unit="x")
-    text = report.explain(
-        target, {"e2e_asgi": e2e, "middleware_asgi": asgi}, {"e2e_asgi": "1.00 / 1.00 / 1.00"}
-    )
+    text = explain_throughput(0.95, e2e, asgi)
     assert (
         "calling the two receivers alone, with no middleware, cost nothing this run could "
         "measure (its least was 79.5 µs): a sign of how far the noise reaches."
@@ -323,8 +320,7 @@ def test_a_miss_that_most_rounds_met_is_put_down_to_noise() -> None:
     ours = e2e["rows"][1]
     ours["every_round"] = [9800.0, 9750.0, 9300.0, 9710.0]  # 0.980, 0.975, 0.894, 0.971
     ours["rps"] = 9800.0
-    target = results.target("e2e.throughput", "req/s vs bare", 0.942, 0.97, op=">=", unit="x")
-    text = report.explain(target, {"e2e_asgi": e2e}, {"e2e_asgi": "1.00 / 1.00 / 1.00"})
+    text = explain_throughput(0.942, e2e)
     assert (
         f"ranged from 0.894{X} to 0.980{X} (median 0.973{X}), and 3 of 4 rounds met it: the "
         "verdict is within this machine's noise."
