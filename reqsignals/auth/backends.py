@@ -24,13 +24,13 @@ import os
 import re
 import sqlite3
 import threading
-import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 from ..signals import connection_created
+from ._sqlite import enable_wal
 from .hashers import Argon2Hasher, Hasher
 from .users import User, session_auth_hash, session_auth_hash_matches
 
@@ -340,7 +340,7 @@ class SQLiteBackend(_PasswordBackend):
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            self._enable_wal(conn)
+            enable_wal(conn, self.timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             connection_created.send(type(self), connection=conn)
             conn.execute(
@@ -356,19 +356,6 @@ class SQLiteBackend(_PasswordBackend):
             conn.close()
             raise
         return conn
-
-    def _enable_wal(self, conn: sqlite3.Connection) -> None:
-        # Switching a file to WAL can fail with "database is locked" at once, without
-        # waiting through busy_timeout, while another process opens the same new file.
-        deadline = time.monotonic() + self.timeout
-        while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.01)
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

@@ -195,6 +195,48 @@ def test_lock_held_past_the_timeout_is_a_clear_error(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.fixture
+def new_file_locked(tmp_path: Path) -> Any:
+    """A new rollback-journal file whose write lock another connection holds."""
+    holder = sqlite3.connect(tmp_path / "s.db", isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    yield holder
+    if holder.in_transaction:
+        holder.execute("ROLLBACK")
+    holder.close()
+
+
+def test_first_use_waits_for_another_writer_to_switch_to_wal(
+    new_file_locked: sqlite3.Connection, tmp_path: Path
+) -> None:
+    # SQLite refuses the switch to WAL at once, without the busy timeout, while another
+    # connection writes: two server processes starting on one new file meet this.
+    store = SQLiteStore(tmp_path / "s.db")
+    release = threading.Timer(0.2, new_file_locked.execute, ("COMMIT",))
+    release.start()
+    try:
+        token = store.create({"a": 1}, AGE)
+        assert store.load(token) == {"a": 1}
+        assert store._conn().execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        release.join()
+        store.close()
+
+
+def test_switch_to_wal_gives_up_after_the_timeout_with_a_clear_error(
+    new_file_locked: sqlite3.Connection, tmp_path: Path
+) -> None:
+    store = SQLiteStore(tmp_path / "s.db", timeout=0.1)
+    with pytest.raises(SessionStoreUnavailable, match=r"s\.db.*database is locked"):
+        store.create({"a": 1}, AGE)
+    assert store._connections == []
+    new_file_locked.execute("COMMIT")
+    token = store.create({"a": 1}, AGE)
+    assert store.load(token) == {"a": 1}
+    store.close()
+
+
 def test_unopenable_file_is_a_clear_error(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "missing-dir" / "s.db")
     with pytest.raises(SessionStoreUnavailable, match="missing-dir"):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ...signals import connection_created
+from .._sqlite import enable_wal
 from ..errors import SessionStoreUnavailable
 from .base import SessionStore, dumps_data, new_session_key
 
@@ -111,7 +112,7 @@ class SQLiteStore(SessionStore):
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            conn.execute("PRAGMA journal_mode=WAL")
+            enable_wal(conn, self.timeout)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {self.table} "
