@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
 from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.testing import Capture, capture
+from tests import support
 
 # Known secrets must never reach a log record, an exception or a signal (tests/canary.py).
 pytest_plugins = ["tests.canary"]
@@ -16,3 +17,18 @@ def recorder() -> Iterator[Capture]:
     """Every request signal sent during the test, in order."""
     with capture(request_started, got_request_exception, request_finished) as cap:
         yield cap
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing test's report shows the output of the servers it ran (their last 4 kB)."""
+    report: pytest.TestReport = yield
+    if report.failed:
+        for server in support.started_servers:
+            title = f"output of the server on port {server.port}"
+            report.sections.append((title, server.output()[-4000:]))
+    if report.when == "teardown":
+        support.started_servers[:] = [s for s in support.started_servers if s.last_output is None]
+    return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,22 @@ def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 10) -> None
     proc.wait(5)
 
 
+async def run_all(jobs: Iterable[Coroutine[Any, Any, None]], timeout: float) -> None:
+    """Run *jobs* at once; the first failure (or the timeout) cancels and awaits the rest.
+
+    Unlike a bare ``gather``, nothing is left running when this returns, so a client's
+    connections are closed by its own ``async with``, not left to the garbage collector
+    (whose ResourceWarnings would then be blamed on a later test).
+    """
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 class Server:
     """A running server subprocess: its base URL, port, log, and process."""
 
@@ -57,9 +74,17 @@ class Server:
         self.port = port
         self.log = log
         self.url = f"http://127.0.0.1:{port}"
+        self.last_output: str | None = None  # kept when the server stops
 
     def output(self) -> str:
+        if self.last_output is not None:
+            return self.last_output
         return self.log.read_text(errors="replace")
+
+
+#: Servers started and not yet reported on: tests/conftest.py adds their output to a
+#: failing test's report (a server's traceback is otherwise lost with its log file).
+started_servers: list[Server] = []
 
 
 @contextmanager
@@ -98,11 +123,16 @@ def run_server(
             cwd=str(cwd or ROOT),
             start_new_session=True,
         )
+    server = None
     try:
         wait_for_port(port, proc, log, timeout)
-        yield Server(proc, port, log)
+        server = Server(proc, port, log)
+        started_servers.append(server)
+        yield server
     finally:
         stop_process_group(proc)
+        if server is not None:
+            server.last_output = server.output()
         log.unlink(missing_ok=True)
 
 

@@ -19,7 +19,7 @@ import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
-from tests.support import Server, run_server
+from tests.support import Server, run_all, run_server
 
 pytestmark = pytest.mark.server
 
@@ -200,7 +200,7 @@ def test_2000_requests_from_64_clients_are_all_counted(uvicorn_server: Server):
                     r = await client.get(f"{uvicorn_server.url}/{kind}/ok?t={tok}")
                     statuses.append(r.status_code)
 
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await run_all((worker() for _ in range(concurrency)), 120)
 
     asyncio.run(go())
     assert statuses.count(200) == total

@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Server, run_server
+from tests.support import Server, run_all, run_server
 
 from . import plan
 
@@ -116,7 +116,7 @@ async def drive(url: str, ids: range, outcomes: dict[int, str]) -> None:
             for i in pending:
                 outcomes[i] = await one_request(client, i)
 
-        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(CLIENTS))), 100)
+        await run_all((worker() for _ in range(CLIENTS)), 100)
 
 
 def control(server: Server, op: str, **params: Any) -> dict[str, Any]:

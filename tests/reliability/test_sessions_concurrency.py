@@ -31,7 +31,7 @@ import pytest
 
 from reqsignals.auth import SQLiteBackend
 from tests import canary
-from tests.support import Server, run_server
+from tests.support import Server, run_all, run_server
 
 from .session_app import HASHER
 
@@ -189,7 +189,7 @@ async def run_clients(urls: list[str]) -> tuple[list[Client], int]:
                 finally:
                     in_flight -= 1
 
-        await asyncio.wait_for(asyncio.gather(*(one(c) for c in clients)), 150)
+        await run_all((one(c) for c in clients), 150)
     return clients, peak
 
 
