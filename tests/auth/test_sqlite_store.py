@@ -107,6 +107,46 @@ def test_many_processes_writing_different_keys_lose_nothing(tmp_path: Path) -> N
     assert len(data) == 3 * 40
 
 
+def _first_use_at_once(path: str, start: Any, out: Any) -> None:
+    store = SQLiteStore(path)
+    failures: list[str] = []
+
+    def one() -> None:
+        start.wait()
+        try:
+            token = store.create({"a": 1}, AGE)
+            assert store.save(token, {"a": 1}, {"b": 2}, set(), AGE) == token
+        except Exception as exc:
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=one) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close()
+    out.put(failures)
+
+
+def test_processes_starting_together_on_a_new_file_all_succeed(tmp_path: Path) -> None:
+    # Two servers' first requests on one new file: each round, 2 processes x 10 threads
+    # open it at the same moment (before the fix, about half the rounds saw a
+    # "database is locked").
+    ctx = multiprocessing.get_context("fork")
+    for round_ in range(6):
+        path = str(tmp_path / f"new-{round_}.db")
+        start, out = ctx.Barrier(20), ctx.Queue()
+        procs = [ctx.Process(target=_first_use_at_once, args=(path, start, out)) for _ in "ab"]
+        for p in procs:
+            p.start()
+        failures = out.get(timeout=60) + out.get(timeout=60)
+        for p in procs:
+            p.join(30)
+        assert failures == [], (round_, failures)
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM reqsignals_sessions").fetchone() == (20,)
+
+
 def _load_in_child(store: SQLiteStore, token: str, out: Any) -> None:
     # The parent's connection must not be used here: a fresh one is opened.
     with capture(connection_created) as sent:
