@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,21 @@ def stop_process_group(proc: subprocess.Popen[bytes], grace: float = 10) -> None
     with suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(5)
+
+
+@contextmanager
+def write_locked_new_sqlite_file(path: Path) -> Iterator[sqlite3.Connection]:
+    """A new rollback-journal SQLite file at *path*, its write lock held by the connection
+    yielded (``COMMIT`` on it to let go), as when another process is first to use it."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        holder.execute("CREATE TABLE other (x)")
+        holder.execute("BEGIN IMMEDIATE")
+        yield holder
+        if holder.in_transaction:
+            holder.execute("ROLLBACK")
+    finally:
+        holder.close()
 
 
 async def run_all(jobs: Iterable[Coroutine[Any, Any, None]], timeout: float) -> None:

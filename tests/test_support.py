@@ -9,6 +9,13 @@ import pytest
 from tests.support import run_all
 
 
+async def slow(name: str, cleaned: list[str]) -> None:
+    try:
+        await asyncio.sleep(10)
+    finally:
+        cleaned.append(name)
+
+
 def test_run_all_cancels_and_awaits_the_rest_after_the_first_failure() -> None:
     cleaned: list[str] = []
 
@@ -16,15 +23,9 @@ def test_run_all_cancels_and_awaits_the_rest_after_the_first_failure() -> None:
         await asyncio.sleep(0.01)
         raise ValueError("the first failure")
 
-    async def slow(name: str) -> None:
-        try:
-            await asyncio.sleep(10)
-        finally:
-            cleaned.append(name)
-
     async def main() -> None:
         with pytest.raises(ValueError, match="the first failure"):
-            await run_all([fail(), slow("a"), slow("b")], timeout=5)
+            await run_all([fail(), slow("a", cleaned), slow("b", cleaned)], timeout=5)
         assert sorted(cleaned) == ["a", "b"]
         assert asyncio.all_tasks() == {asyncio.current_task()}
 
@@ -34,15 +35,9 @@ def test_run_all_cancels_and_awaits_the_rest_after_the_first_failure() -> None:
 def test_run_all_cancels_everything_at_the_timeout() -> None:
     cleaned: list[str] = []
 
-    async def slow(name: str) -> None:
-        try:
-            await asyncio.sleep(10)
-        finally:
-            cleaned.append(name)
-
     async def main() -> None:
         with pytest.raises(asyncio.TimeoutError):
-            await run_all([slow("a"), slow("b")], timeout=0.05)
+            await run_all([slow("a", cleaned), slow("b", cleaned)], timeout=0.05)
         assert sorted(cleaned) == ["a", "b"]
 
     asyncio.run(main())

@@ -25,6 +25,7 @@ from reqsignals.auth.backends import (
 from reqsignals.auth.hashers import MAX_PASSWORD_LENGTH, Argon2Hasher
 from reqsignals.signals import connection_created
 from reqsignals.testing import capture
+from tests.support import write_locked_new_sqlite_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CHEAP = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
@@ -706,14 +707,8 @@ def test_permission_denied_is_an_auth_error() -> None:
 
 @pytest.fixture
 def reserved_lock(db_path: Path) -> Iterator[sqlite3.Connection]:
-    """A new rollback-journal database with a write lock held by another connection."""
-    holder = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
-    holder.execute("CREATE TABLE other (x)")
-    holder.execute("BEGIN IMMEDIATE")
-    yield holder
-    if holder.in_transaction:
-        holder.execute("ROLLBACK")
-    holder.close()
+    with write_locked_new_sqlite_file(db_path) as holder:
+        yield holder
 
 
 def test_switch_to_wal_waits_for_another_writer(

@@ -7,6 +7,7 @@ import multiprocessing
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 from reqsignals import connection_created
 from reqsignals.auth import SessionStoreUnavailable, SQLiteStore
 from reqsignals.testing import capture
+from tests.support import write_locked_new_sqlite_file
 
 AGE = 3600
 
@@ -236,15 +238,9 @@ def test_lock_held_past_the_timeout_is_a_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def new_file_locked(tmp_path: Path) -> Any:
-    """A new rollback-journal file whose write lock another connection holds."""
-    holder = sqlite3.connect(tmp_path / "s.db", isolation_level=None, check_same_thread=False)
-    holder.execute("CREATE TABLE other (x)")
-    holder.execute("BEGIN IMMEDIATE")
-    yield holder
-    if holder.in_transaction:
-        holder.execute("ROLLBACK")
-    holder.close()
+def new_file_locked(tmp_path: Path) -> Iterator[sqlite3.Connection]:
+    with write_locked_new_sqlite_file(tmp_path / "s.db") as holder:
+        yield holder
 
 
 def test_first_use_waits_for_another_writer_to_switch_to_wal(
