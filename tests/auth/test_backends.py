@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -731,7 +732,10 @@ def test_switch_to_wal_waits_for_another_writer(
 def test_switch_to_wal_gives_up_after_the_timeout(
     reserved_lock: sqlite3.Connection, db_path: Path, hasher: Argon2Hasher
 ) -> None:
-    backend = SQLiteBackend(db_path, hasher=hasher, timeout=0.1)
+    backend = SQLiteBackend(db_path, hasher=hasher, timeout=0.2)
+    began = time.monotonic()
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         backend.get_user(1)
+    waited = time.monotonic() - began
+    assert 0.2 <= waited < 2, waited  # it waited, and for about timeout= in all
     assert backend._idle == []

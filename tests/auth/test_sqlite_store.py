@@ -114,8 +114,8 @@ def _first_use_at_once(path: str, start: Any, out: Any) -> None:
     failures: list[str] = []
 
     def one() -> None:
-        start.wait()
         try:
+            start.wait()
             token = store.create({"a": 1}, AGE)
             assert store.save(token, {"a": 1}, {"b": 2}, set(), AGE) == token
         except Exception as exc:
@@ -137,13 +137,19 @@ def test_processes_starting_together_on_a_new_file_all_succeed(tmp_path: Path) -
     ctx = multiprocessing.get_context("fork")
     for round_ in range(6):
         path = str(tmp_path / f"new-{round_}.db")
-        start, out = ctx.Barrier(20), ctx.Queue()
+        start, out = ctx.Barrier(20, timeout=30), ctx.Queue()
         procs = [ctx.Process(target=_first_use_at_once, args=(path, start, out)) for _ in "ab"]
         for p in procs:
             p.start()
-        failures = out.get(timeout=60) + out.get(timeout=60)
-        for p in procs:
-            p.join(30)
+        try:
+            failures = out.get(timeout=60) + out.get(timeout=60)
+            for p in procs:
+                p.join(30)
+        finally:
+            for p in procs:
+                p.kill()
+                p.join(5)
+        assert [p.exitcode for p in procs] == [0, 0]
         assert failures == [], (round_, failures)
         with sqlite3.connect(path) as conn:
             assert conn.execute("SELECT count(*) FROM reqsignals_sessions").fetchone() == (20,)
@@ -263,9 +269,12 @@ def test_first_use_waits_for_another_writer_to_switch_to_wal(
 def test_switch_to_wal_gives_up_after_the_timeout_with_a_clear_error(
     new_file_locked: sqlite3.Connection, tmp_path: Path
 ) -> None:
-    store = SQLiteStore(tmp_path / "s.db", timeout=0.1)
+    store = SQLiteStore(tmp_path / "s.db", timeout=0.2)
+    began = time.monotonic()
     with pytest.raises(SessionStoreUnavailable, match=r"s\.db.*database is locked"):
         store.create({"a": 1}, AGE)
+    waited = time.monotonic() - began
+    assert 0.2 <= waited < 2, waited  # it waited, and for about timeout= in all
     assert store._connections == []
     new_file_locked.execute("COMMIT")
     token = store.create({"a": 1}, AGE)
