@@ -19,6 +19,24 @@ def recorder() -> Iterator[Capture]:
         yield cap
 
 
+_FIRST_STARTED = pytest.StashKey[int]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[_FIRST_STARTED] = len(support.started_servers)
+
+
+def _servers_used_by(item: pytest.Item) -> list[support.Server]:
+    """The servers started since *item*'s setup began, and those among its arguments."""
+    used = support.started_servers[item.stash.get(_FIRST_STARTED, 0) :]
+    for value in getattr(item, "funcargs", {}).values():
+        for candidate in value if isinstance(value, list) else [value]:
+            if isinstance(candidate, support.Server) and candidate not in used:
+                used.append(candidate)
+    return used
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -26,7 +44,7 @@ def pytest_runtest_makereport(
     """A failing test's report shows the output of the servers it ran (their last 4 kB)."""
     report: pytest.TestReport = yield
     if report.failed:
-        for server in support.started_servers:
+        for server in _servers_used_by(item):
             title = f"output of the server on port {server.port}"
             report.sections.append((title, server.output()[-4000:]))
     if report.when == "teardown":

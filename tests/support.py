@@ -14,9 +14,11 @@ import time
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -66,8 +68,9 @@ def write_locked_new_sqlite_file(path: Path) -> Iterator[sqlite3.Connection]:
         holder.close()
 
 
-async def run_all(jobs: Iterable[Coroutine[Any, Any, None]], timeout: float) -> None:
-    """Run *jobs* at once; the first failure (or the timeout) cancels and awaits the rest.
+async def run_all(jobs: Iterable[Coroutine[Any, Any, T]], timeout: float) -> list[T]:
+    """Run *jobs* at once and return their results in order; the first failure (or the
+    timeout) cancels and awaits the rest.
 
     Unlike a bare ``gather``, nothing is left running when this returns, so a client's
     connections are closed by its own ``async with``, not left to the garbage collector
@@ -75,7 +78,7 @@ async def run_all(jobs: Iterable[Coroutine[Any, Any, None]], timeout: float) -> 
     """
     tasks = [asyncio.ensure_future(job) for job in jobs]
     try:
-        await asyncio.wait_for(asyncio.gather(*tasks), timeout)
+        return await asyncio.wait_for(asyncio.gather(*tasks), timeout)
     finally:
         for task in tasks:
             task.cancel()

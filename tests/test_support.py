@@ -16,6 +16,14 @@ async def slow(name: str, cleaned: list[str]) -> None:
         cleaned.append(name)
 
 
+def test_run_all_returns_the_results_in_order() -> None:
+    async def after(delay: float, value: int) -> int:
+        await asyncio.sleep(delay)
+        return value
+
+    assert asyncio.run(run_all([after(0.03, 1), after(0.0, 2), after(0.01, 3)], 5)) == [1, 2, 3]
+
+
 def test_run_all_cancels_and_awaits_the_rest_after_the_first_failure() -> None:
     cleaned: list[str] = []
 
@@ -39,5 +47,6 @@ def test_run_all_cancels_everything_at_the_timeout() -> None:
         with pytest.raises(asyncio.TimeoutError):
             await run_all([slow("a", cleaned), slow("b", cleaned)], timeout=0.05)
         assert sorted(cleaned) == ["a", "b"]
+        assert asyncio.all_tasks() == {asyncio.current_task()}
 
     asyncio.run(main())

@@ -154,7 +154,7 @@ class Client:
             self.call("POST", "/write", c1, json={"k": f"k{n}", "v": f"{mine}{n}"})
             for n in range(3)
         ]
-        for response in await asyncio.gather(*writes):
+        for response in await run_all(writes, 60):
             assert session_cookie(response) != "", (i, "a write deleted the session")
 
         # 4. Nothing lost, nothing foreign.
