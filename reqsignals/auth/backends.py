@@ -339,7 +339,6 @@ class SQLiteBackend(_PasswordBackend):
             self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
         )
         try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
             enable_wal(conn, self.timeout)
             conn.execute("PRAGMA synchronous = NORMAL")
             connection_created.send(type(self), connection=conn)
