@@ -524,3 +524,15 @@ def receiver(
         return fn
 
     return decorator
+
+
+receiver_failed = Signal(
+    "receiver_failed",
+    doc="""Sent when a robust send or a middleware catches a receiver's exception.
+
+    The failure is logged on the ``reqsignals`` logger first. ``sender`` is the signal
+    whose receiver failed. Keyword arguments: ``receiver`` (the callable that raised)
+    and ``exception``. A failure of a ``receiver_failed`` receiver is logged only, never
+    sent again. With no receiver connected it costs nothing.
+    """,
+)

@@ -8,14 +8,28 @@ to them without importing the optional parts.
 
 from __future__ import annotations
 
-from .dispatch import Signal
+from .dispatch import Signal, receiver_failed
 
 __all__ = [
     "ALL_SIGNALS",
+    "class_prepared",
     "connection_created",
+    "csrf_failed",
     "got_request_exception",
+    "m2m_changed",
+    "post_delete",
+    "post_init",
+    "post_migrate",
+    "post_save",
+    "pre_delete",
+    "pre_init",
+    "pre_migrate",
+    "pre_save",
+    "receiver_failed",
     "request_finished",
     "request_started",
+    "session_revoked",
+    "user_locked_out",
     "user_logged_in",
     "user_logged_out",
     "user_login_failed",
@@ -92,6 +106,124 @@ connection_created = Signal(
     """,
 )
 
+csrf_failed = Signal(
+    "csrf_failed",
+    doc="""Sent by the session middleware when a request fails the CSRF check.
+
+    The request is answered ``403`` and the app is not called. ``sender`` is
+    ``"reqsignals.auth"``. Keyword arguments: ``request`` (the WSGI environ or ASGI
+    scope) and ``reason`` (a short text saying which check failed).
+    """,
+)
+
+user_locked_out = Signal(
+    "user_locked_out",
+    doc="""Sent once, when a brute-force lock engages.
+
+    ``sender`` is ``"reqsignals.auth"``. Keyword arguments: ``request``,
+    ``credentials`` (a scrubbed copy), ``reason`` (``"username"`` or ``"client"``) and
+    ``retry_after`` (seconds until the lock lifts).
+    """,
+)
+
+session_revoked = Signal(
+    "session_revoked",
+    doc="""Sent for each session ended by revocation rather than by its own logout.
+
+    ``sender`` is ``"reqsignals.auth"``. Keyword arguments: ``request`` (or ``None``
+    outside a request), ``user_id``, ``session_id`` (the opaque id that
+    ``list_sessions`` shows) and ``reason``: ``"revoked"``, ``"logout_everywhere"`` or
+    ``"password_changed"``.
+    """,
+)
+
+# -- model, migration and database signals (reqsignals.contrib.sqlalchemy/.alembic) --
+
+pre_init = Signal(
+    "pre_init",
+    doc="""Sent when a mapped object is being constructed, before its ``__init__`` runs.
+
+    ``sender`` is the mapped class. Keyword arguments: ``args`` and ``kwargs`` as
+    given to the constructor.
+    """,
+)
+
+post_init = Signal(
+    "post_init",
+    doc="""Sent once a mapped object's ``__init__`` has finished.
+
+    ``sender`` is the mapped class. Keyword argument: ``instance``.
+    """,
+)
+
+pre_save = Signal(
+    "pre_save",
+    doc="""Sent at flush time before an object is inserted or updated.
+
+    ``sender`` is the mapped class. Keyword arguments: ``instance``, ``raw`` (always
+    ``False``), ``using`` (the bind's name) and ``update_fields`` (a frozenset of the
+    changed attributes, ``None`` on insert).
+    """,
+)
+
+post_save = Signal(
+    "post_save",
+    doc="""Sent at flush time after an object was inserted or updated.
+
+    ``sender`` is the mapped class. Keyword arguments: ``instance``, ``created``
+    (``True`` for an insert), ``raw``, ``using`` and ``update_fields``.
+    """,
+)
+
+pre_delete = Signal(
+    "pre_delete",
+    doc="""Sent at flush time before an object is deleted.
+
+    ``sender`` is the mapped class. Keyword arguments: ``instance``, ``using``.
+    """,
+)
+
+post_delete = Signal(
+    "post_delete",
+    doc="""Sent at flush time after an object was deleted.
+
+    ``sender`` is the mapped class. Keyword arguments: ``instance``, ``using``.
+    """,
+)
+
+m2m_changed = Signal(
+    "m2m_changed",
+    doc="""Sent when a many-to-many relationship changes.
+
+    ``sender`` is the association (the ``secondary`` table). Keyword arguments:
+    ``instance``, ``action`` (``"pre_add"``, ``"post_add"``, ``"pre_remove"``,
+    ``"post_remove"``, ``"pre_clear"``, ``"post_clear"``), ``reverse``, ``model``,
+    ``pk_set`` and ``using``.
+    """,
+)
+
+class_prepared = Signal(
+    "class_prepared",
+    doc="""Sent once a class is mapped. ``sender`` is the mapped class.""",
+)
+
+pre_migrate = Signal(
+    "pre_migrate",
+    doc="""Sent before a migration run.
+
+    ``sender`` is ``"alembic"``. Keyword arguments: ``plan`` (the revisions and the
+    direction) and ``using`` (the bind).
+    """,
+)
+
+post_migrate = Signal(
+    "post_migrate",
+    doc="""Sent after a migration run that succeeded (never after a failed one).
+
+    ``sender`` is ``"alembic"``. Keyword arguments: ``plan`` and ``using``.
+    """,
+)
+
 #: Every signal reqsignals sends, in the order of the table above.
 ALL_SIGNALS: tuple[Signal, ...] = (
     request_started,
@@ -101,4 +233,18 @@ ALL_SIGNALS: tuple[Signal, ...] = (
     user_logged_out,
     user_login_failed,
     connection_created,
+    receiver_failed,
+    csrf_failed,
+    user_locked_out,
+    session_revoked,
+    pre_init,
+    post_init,
+    pre_save,
+    post_save,
+    pre_delete,
+    post_delete,
+    m2m_changed,
+    class_prepared,
+    pre_migrate,
+    post_migrate,
 )
