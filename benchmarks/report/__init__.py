@@ -67,7 +67,9 @@ __all__ = [
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen benchmarks, write the page and the charts; 1 if any failed."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.report", description=(__doc__ or "").splitlines()[0]
+    )
     parser.add_argument("--quick", action="store_true", help="few rounds, short runs")
     parser.add_argument("--only", metavar="NAME[,NAME]", help=f"of: {', '.join(BY_NAME)}")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "benchmarks.md")
