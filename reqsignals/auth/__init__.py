@@ -20,10 +20,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..signals import user_logged_in, user_logged_out, user_login_failed
+from ..signals import csrf_failed, user_logged_in, user_logged_out, user_login_failed
 
 if TYPE_CHECKING:
     from .backends import AuthBackend, MemoryBackend, SQLiteBackend
+    from .csrf import CSRF, csrf_input, csrf_token
     from .errors import SessionError, SessionStoreUnavailable, SessionTooLarge
     from .exceptions import AuthError, PermissionDenied
     from .flow import (
@@ -51,6 +52,9 @@ _WHERE = {
     "AuthBackend": "backends",
     "MemoryBackend": "backends",
     "SQLiteBackend": "backends",
+    "CSRF": "csrf",
+    "csrf_input": "csrf",
+    "csrf_token": "csrf",
     "SessionError": "errors",
     "SessionStoreUnavailable": "errors",
     "SessionTooLarge": "errors",
@@ -89,6 +93,7 @@ _WHERE = {
 
 __all__ = [
     "ANONYMOUS",
+    "CSRF",
     "MASK",
     "AnonymousUser",
     "Argon2Hasher",
@@ -116,6 +121,9 @@ __all__ = [
     "alogin",
     "alogout",
     "authenticate",
+    "csrf_failed",
+    "csrf_input",
+    "csrf_token",
     "get_auth",
     "get_session",
     "get_user",
