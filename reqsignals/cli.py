@@ -14,15 +14,19 @@ import argparse
 import contextlib
 import datetime
 import importlib
+import inspect
 import json
 import os
+import signal
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from . import __version__
 from ._wrap import guess_interface, wrap
 from .dispatch import Signal
 from .signals import ALL_SIGNALS
@@ -165,22 +169,82 @@ class SignalLog:
 # -- loading and serving ----------------------------------------------------------
 
 
-def load_app(target: str) -> Any:
-    """Import ``"package.module:attribute"`` (the attribute may be dotted).
+def _where(exc: BaseException) -> str:
+    """``" (at path/to/file.py:12)"``: where *exc* was raised, outside importlib."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        filename, lineno = exc.filename, exc.lineno
+    else:
+        frames = [
+            f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")
+        ]
+        if not frames:
+            return ""
+        filename, lineno = frames[-1].filename, frames[-1].lineno or 0
+    cwd = os.getcwd()
+    if filename.startswith(cwd + os.sep):
+        filename = os.path.relpath(filename, cwd)
+    return f" (at {filename}:{lineno})"
+
+
+def _module_for_file(path_text: str) -> str:
+    """The module name of a ``.py`` file, putting its package root on ``sys.path``.
+
+    ``path/to/app.py`` is module ``app`` with ``path/to`` on the path; when ``path/to``
+    is a package (it has an ``__init__.py``), the walk goes up to the first directory
+    that is not, so relative imports inside the package keep working.
+    """
+    path = Path(path_text)
+    if path.suffix != ".py":
+        raise CommandError(f"{path_text!r} is not a Python file (expected a path ending in .py)")
+    if not path.is_file():
+        raise CommandError(f"no such file: {path_text!r}")
+    path = path.resolve()
+    parts = [] if path.stem == "__init__" else [path.stem]
+    directory = path.parent
+    while (directory / "__init__.py").is_file():
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    sys.path.insert(0, str(directory))
+    return ".".join(parts)
+
+
+def _takes_no_arguments(obj: Any) -> bool:
+    """Whether *obj* can be called with no arguments (False when that cannot be told)."""
+    try:
+        inspect.signature(obj).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def load_app(target: str, *, factory: bool = False) -> Any:
+    """Import ``"package.module:attribute"`` or ``"path/to/file.py:attribute"``.
+
+    The attribute may be dotted. With *factory*, the attribute is called with no
+    arguments and the app it returns is served (as ``uvicorn --factory`` does).
 
     Raises:
-        CommandError: the module does not import, or has no such attribute.
+        CommandError: the module does not import, has no such attribute, the attribute
+            looks like a factory but *factory* is false, or the factory fails.
     """
-    module_name, sep, attr = target.partition(":")
+    module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
-        raise CommandError(f"expected MODULE:APP (for example 'myproject.app:app'), got {target!r}")
+        raise CommandError(
+            "expected MODULE:APP (for example 'myproject.app:app' or 'path/to/app.py:app'), "
+            f"got {target!r}"
+        )
     if attr.endswith(")"):
+        name = attr.partition("(")[0]
         raise CommandError(
             f"{attr!r} is a call: reqsignals run takes the app object itself; for an app "
-            "factory, give the module a line such as 'app = create_app()' and point at it"
+            f"factory, name it and add --factory: reqsignals run --factory {module_name}:{name}"
         )
     if "" not in sys.path and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # as uvicorn and gunicorn do
+    is_file = module_name.endswith(".py") or os.sep in module_name or "/" in module_name
+    shown = module_name
+    if is_file:
+        module_name = _module_for_file(module_name)
     try:
         obj: Any = importlib.import_module(module_name)
     except Exception as exc:
@@ -188,18 +252,46 @@ def load_app(target: str) -> Any:
         top = module_name.partition(".")[0]
         if isinstance(exc, ModuleNotFoundError) and exc.name == top:
             hint = (
-                f"; run reqsignals from the directory that holds {top!r}, "
-                "or add that directory to PYTHONPATH"
+                f"; run reqsignals from the directory that holds {top!r}, add that "
+                "directory to PYTHONPATH, or give the file's path "
+                "(reqsignals run path/to/app.py:app)"
             )
+        else:
+            hint = _where(exc)
         raise CommandError(
-            f"cannot import module {module_name!r}: {type(exc).__name__}: {exc}{hint}"
+            f"cannot import module {shown!r}: {type(exc).__name__}: {exc}{hint}"
         ) from exc
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise CommandError(f"module {module_name!r} has no attribute {attr!r}") from None
+            raise CommandError(f"module {shown!r} has no attribute {attr!r}") from None
+    if factory:
+        return _call_factory(obj, f"{shown}:{attr}")
+    if callable(obj) and _takes_no_arguments(obj):
+        raise CommandError(
+            f"{shown}:{attr} takes no arguments, so it is not a WSGI or ASGI app but looks "
+            f"like an app factory: add --factory to serve the app it returns "
+            f"(reqsignals run --factory {shown}:{attr})"
+        )
     return obj
+
+
+def _call_factory(factory: Any, name: str) -> Any:
+    if not callable(factory) or not _takes_no_arguments(factory):
+        raise CommandError(f"--factory: {name} must be a callable that takes no arguments")
+    if inspect.iscoroutinefunction(factory):
+        raise CommandError(
+            f"--factory: {name} is async def; the factory must be a plain function "
+            "that returns the app"
+        )
+    try:
+        app = factory()
+    except Exception as exc:
+        raise CommandError(
+            f"the app factory {name} raised {type(exc).__name__}: {exc}{_where(exc)}"
+        ) from exc
+    return app
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -215,8 +307,27 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
+def _stop_on_signals() -> None:
+    """Make SIGINT and SIGTERM stop the server with a ``KeyboardInterrupt``, exit status 0.
+
+    waitress installs no handlers, so it relies on Python's SIGINT handler, which Python
+    does not install when SIGINT is ignored at start-up, as it is for a background job
+    (``&``) of a non-interactive shell; and SIGTERM would kill the process without
+    closing the server. uvicorn handles both itself, then raises the signal again for
+    the handler that was there before it: this one, so both servers end the same way.
+    """
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+
+
 def serve(app: Any, interface: str, host: str, port: int) -> None:
-    """Serve *app* until interrupted."""
+    """Serve *app* until interrupted (Ctrl+C, SIGINT or SIGTERM)."""
+    _stop_on_signals()
     if interface == "asgi":
         import uvicorn
 
@@ -237,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reqsignals", description="Request and auth signals for any WSGI or ASGI app."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
@@ -244,7 +356,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve a WSGI or ASGI app wrapped in the signals middleware and print "
         "every signal as it fires. With no APP, serves the bundled demo.",
     )
-    run.add_argument("app", nargs="?", metavar="MODULE:APP", help="for example myproject.app:app")
+    run.add_argument(
+        "app",
+        nargs="?",
+        metavar="MODULE:APP",
+        help="for example myproject.app:app, or a file: path/to/app.py:app",
+    )
+    run.add_argument(
+        "--factory",
+        action="store_true",
+        help="APP is a function that takes no arguments and returns the app (as in uvicorn)",
+    )
     run.add_argument("--host", default="127.0.0.1", help="default: 127.0.0.1")
     run.add_argument("--port", type=int, default=8000, help="default: 8000")
     run.add_argument("--interface", choices=["wsgi", "asgi"], help="override the WSGI/ASGI guess")
@@ -268,9 +390,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not 0 < args.port < 65536:
             raise CommandError(f"--port must be between 1 and 65535, not {args.port}")
         if args.app is None:
+            if args.factory:
+                raise CommandError(
+                    "--factory needs an APP: reqsignals run --factory MODULE:FACTORY"
+                )
             app, banner = _demo(args.data_dir)
         else:
-            app, banner = load_app(args.app), []
+            app, banner = load_app(args.app, factory=args.factory), []
         try:
             interface = guess_interface(app, args.interface)
         except TypeError as exc:

@@ -16,13 +16,14 @@ signal for the duration of one test.
 
 from __future__ import annotations
 
+import reprlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .dispatch import Signal
-from .signals import ALL_SIGNALS
+from .signals import ALL_SIGNALS, request_finished, request_started
 
 __all__ = ["Capture", "Sent", "capture"]
 
@@ -104,6 +105,7 @@ class Capture:
                 f"expected {wanted} of {signal!r} with {kwargs or 'any arguments'}"
                 f"{'' if sender is _MISSING else f' from {sender!r}'}; "
                 f"got {len(matches)} matching. Recorded: {self._describe()}"
+                f"{self._unfinished_hint() if signal is request_finished else ''}"
             )
         return matches[-1]
 
@@ -121,7 +123,40 @@ class Capture:
             )
 
     def _describe(self) -> str:
-        return ", ".join(f"{s.name}({sorted(s.kwargs)})" for s in self.sent) or "nothing"
+        return ", ".join(_describe_send(s) for s in self.sent) or "nothing"
+
+    def _unfinished_hint(self) -> str:
+        """Why a request_finished may be missing: requests that started, never finished."""
+        finished = {id(_request_of(s)) for s in self.of(request_finished)}
+        unfinished = [s for s in self.of(request_started) if id(_request_of(s)) not in finished]
+        if not unfinished:
+            return ""
+        return (
+            f". {len(unfinished)} request(s) started and never finished: a WSGI request "
+            "finishes when its response is closed, and nothing closed it. With Flask's "
+            "(Werkzeug's) test client write 'with client.get(...) as response:' or pass "
+            "buffered=True, or call response.close()"
+        )
+
+
+def _request_of(sent: Sent) -> Any:
+    return sent.kwargs.get("environ", sent.kwargs.get("scope"))
+
+
+def _describe_value(value: Any) -> str:
+    """A short form of one recorded argument: an environ or a scope by its request line."""
+    if isinstance(value, Mapping):
+        if "REQUEST_METHOD" in value:
+            return f"<environ {value['REQUEST_METHOD']} {value.get('PATH_INFO', '')}>"
+        if value.get("type") in ("http", "websocket") and "path" in value:
+            return f"<scope {value.get('method', value['type'])} {value['path']}>"
+    return reprlib.repr(value)
+
+
+def _describe_send(sent: Sent) -> str:
+    values = {"sender": sent.sender, **sent.kwargs}
+    args = ", ".join(f"{k}={_describe_value(v)}" for k, v in values.items())
+    return f"{sent.name}({args})"
 
 
 @contextmanager

@@ -3,8 +3,10 @@
 what=$1
 py=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$py" -m venv .venv
-stamp=".venv/.installed-$what-$(sha256sum pyproject.toml | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
+version="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-$what-$version"
+# A dev install has everything a run install has.
+if [ ! -f "$stamp" ] && ! { [ "$what" = run ] && [ -f ".venv/.installed-dev-$version" ]; }; then
   echo "==> installing reqsignals ($what) into .venv"
   # Dependency groups (PEP 735) need pip >= 25.1.
   .venv/bin/python -m pip install -q --upgrade 'pip>=25.1'

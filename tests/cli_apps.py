@@ -37,3 +37,21 @@ class Nested:
 
 
 not_an_app = 42
+
+
+def create_app(config: dict[str, Any] | None = None) -> Any:
+    """An app factory (its one argument is optional, as in Flask's examples)."""
+    return asgi_app
+
+
+def no_arguments() -> Any:
+    """A zero-argument callable: not an app."""
+    return wsgi_app
+
+
+def failing_factory() -> Any:
+    raise ValueError("the factory fails on purpose")
+
+
+async def async_factory() -> Any:
+    return asgi_app  # pragma: no cover - refused before it is called

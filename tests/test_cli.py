@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+import reqsignals
 from reqsignals import (
     Signal,
     connection_created,
@@ -30,10 +34,10 @@ from tests.support import ROOT, Server, free_port, run_server
 CLI = ["python", "-m", "reqsignals", "run"]
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "reqsignals", "run", *args],
-        cwd=ROOT,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=60,
@@ -57,14 +61,53 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
             id="no-module-hint",
         ),
         pytest.param(
-            "tests.cli_broken:app", "RuntimeError: this module fails on purpose", id="import-error"
+            "tests.cli_broken:app",
+            "RuntimeError: this module fails on purpose (at tests/cli_broken.py:3)",
+            id="import-error",
         ),
         pytest.param("tests.cli_apps:missing", "has no attribute 'missing'", id="no-attribute"),
         pytest.param(
             "tests.cli_apps:not_an_app", "is not a WSGI or ASGI application", id="not-an-app"
         ),
         pytest.param("tests.cli_apps", "expected MODULE:APP", id="no-colon"),
-        pytest.param("tests.cli_apps:create_app()", "for an app factory", id="factory-call"),
+        pytest.param(
+            "tests.cli_apps:create_app()",
+            "for an app factory, name it and add --factory: "
+            "reqsignals run --factory tests.cli_apps:create_app",
+            id="factory-call",
+        ),
+        pytest.param(
+            "tests.cli_apps:create_app",
+            "tests.cli_apps:create_app takes no arguments, so it is not a WSGI or ASGI app "
+            "but looks like an app factory: add --factory",
+            id="factory-without-flag",
+        ),
+        pytest.param(
+            "tests.cli_apps:no_arguments",
+            "(reqsignals run --factory tests.cli_apps:no_arguments)",
+            id="zero-argument-callable",
+        ),
+        pytest.param(
+            "--factory tests.cli_apps:wsgi_app",
+            "--factory: tests.cli_apps:wsgi_app must be a callable that takes no arguments",
+            id="factory-with-arguments",
+        ),
+        pytest.param(
+            "--factory tests.cli_apps:async_factory",
+            "is async def; the factory must be a plain function",
+            id="async-factory",
+        ),
+        pytest.param(
+            "--factory tests.cli_apps:failing_factory",
+            "the app factory tests.cli_apps:failing_factory raised ValueError: "
+            "the factory fails on purpose (at tests/cli_apps.py:",
+            id="factory-raises",
+        ),
+        pytest.param("--factory", "--factory needs an APP", id="factory-without-app"),
+        pytest.param(
+            "tests/no_such_file.py:app", "no such file: 'tests/no_such_file.py'", id="no-file"
+        ),
+        pytest.param("tests/cli_apps.txt:app", "is not a Python file", id="not-python"),
         pytest.param("tests.cli_apps:asgi2_app --interface asgi", "ASGI 2", id="asgi2"),
     ],
 )
@@ -76,6 +119,28 @@ def test_bad_targets_exit_2_with_one_line(target: str, message: str) -> None:
     assert lines[0].startswith("reqsignals: error: ")
     assert message in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_an_import_error_names_the_file_and_line_it_was_raised_at(tmp_path: Path) -> None:
+    """The innermost frame outside importlib: here a module the app imports."""
+    (tmp_path / "app.py").write_text("import helper\n\napp = helper.make()\n")
+    (tmp_path / "helper.py").write_text("def make():\n    return {}['missing']\n")
+    (tmp_path / "syntax.py").write_text("x = 1\ndef (:\n")
+    result = run_cli("app.py:app", cwd=tmp_path)
+    assert result.stderr.strip() == (
+        "reqsignals: error: cannot import module 'app.py': KeyError: 'missing' (at helper.py:2)"
+    )
+    result = run_cli("syntax.py:app", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SyntaxError: invalid syntax (syntax.py, line 2) (at syntax.py:2)" in result.stderr
+
+
+def test_version() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "reqsignals", "--version"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert result.stdout == f"reqsignals {reqsignals.__version__}\n"
 
 
 def test_port_in_use_exits_2() -> None:
@@ -274,6 +339,123 @@ def test_run_logs_exceptions_and_json() -> None:
     ]
     assert records[1]["exception"] == "ZeroDivisionError: raised by the WSGI test app"
     assert records[2]["status"] is None  # the app raised before starting a response
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("argv", "body"),
+    [
+        pytest.param(["--factory", "tests.cli_apps:create_app"], b"hello from asgi", id="factory"),
+        pytest.param(["tests/cli_apps.py:wsgi_app"], b"hello from wsgi", id="file-in-package"),
+        pytest.param(
+            ["--factory", "examples/flask_app.py:create_app"], b"", id="flask-factory-file"
+        ),
+    ],
+)
+def test_run_serves_a_factory_and_a_file_path(argv: list[str], body: bytes) -> None:
+    with run_server([*CLI, *argv, "--port", "{port}"]) as server:
+        response = httpx.get(f"{server.url}/")
+        assert response.status_code == 200
+        assert body in response.content
+        wait_for_output(server, r"request_finished\s+GET /  200")
+
+
+def make_project(root: Path) -> None:
+    """``myproject/app.py``, a package, and ``standalone/app.py``, a plain folder whose
+    file imports its neighbour as a script would."""
+    (root / "myproject").mkdir()
+    (root / "myproject" / "__init__.py").write_text("")
+    (root / "myproject" / "app.py").write_text(
+        "from .body import BODY\n\n"
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [BODY]\n"
+    )
+    (root / "myproject" / "body.py").write_text("BODY = b'hello from myproject'\n")
+    (root / "standalone").mkdir()
+    (root / "standalone" / "app.py").write_text("from neighbour import app\n")
+    (root / "standalone" / "neighbour.py").write_text(
+        "async def app(scope, receive, send):\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b'hello from standalone'})\n"
+    )
+
+
+@pytest.mark.server
+@pytest.mark.parametrize(
+    ("target", "body"),
+    [
+        pytest.param("myproject.app:app", b"hello from myproject", id="module"),
+        pytest.param("myproject/app.py:app", b"hello from myproject", id="package-file"),
+        pytest.param("standalone/app.py:app", b"hello from standalone", id="plain-file"),
+    ],
+)
+def test_run_finds_apps_in_the_directory_it_runs_in(
+    tmp_path: Path, target: str, body: bytes
+) -> None:
+    make_project(tmp_path)
+    with run_server([*CLI, target, "--port", "{port}"], cwd=tmp_path) as server:
+        assert httpx.get(f"{server.url}/").content == body
+
+
+def venv_is_installed() -> bool:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    venv = ROOT / ".venv"
+    return Path(sys.prefix) == venv and any(
+        (venv / f".installed-{what}-{digest}").exists() for what in ("run", "dev")
+    )
+
+
+needs_venv = pytest.mark.skipif(
+    not venv_is_installed(),
+    reason="scripts/run would install .venv first: run the tests from the installed .venv",
+)
+
+
+@pytest.mark.server
+@needs_venv
+def test_scripts_run_serves_an_app_from_the_directory_it_is_started_in(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    script = str(ROOT / "scripts" / "run")
+    with run_server(["bash", script, "myproject.app:app", "--port", "{port}"], cwd=tmp_path) as s:
+        assert httpx.get(f"{s.url}/").content == b"hello from myproject"
+
+
+@needs_venv
+def test_the_readme_puts_reqsignals_on_the_path() -> None:
+    """After `bash scripts/run`, the README's way to get the command works as written."""
+    readme = (ROOT / "README.md").read_text()
+    assert "source .venv/bin/activate" in readme
+    result = subprocess.run(
+        ["bash", "-c", "source .venv/bin/activate && reqsignals --version"],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout == f"reqsignals {reqsignals.__version__}\n", result.stderr
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("target", ["tests.cli_apps:wsgi_app", "tests.cli_apps:asgi_app"])
+def test_run_in_the_background_of_a_script_stops_on_sigint_and_sigterm(
+    target: str, signum: int
+) -> None:
+    """A non-interactive shell starts background jobs with SIGINT ignored."""
+    script = (
+        f'"{sys.executable}" -m reqsignals run {target} --port "$1" & '
+        'echo "pid=$!"; wait $!; echo "exit=$?"'
+    )
+    with run_server(["bash", "-c", script, "bash", "{port}"]) as server:
+        match = re.search(r"pid=(\d+)", wait_for_output(server, r"pid=\d+"))
+        assert match
+        os.kill(int(match.group(1)), signum)
+        server.proc.wait(15)
+        out = server.output()
+    assert "exit=0" in out, out
+    assert "Traceback" not in out
 
 
 # -- the demo ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import pytest
 
@@ -121,3 +122,61 @@ def test_plugin_leaves_no_receiver_behind(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_assert_sent_shows_the_recorded_values() -> None:
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/items"}
+    with capture(request_started, request_finished) as sent:
+        request_started.send("app", environ=environ)
+        request_finished.send("app", environ=environ, status=500, duration=0.25)
+    with pytest.raises(AssertionError) as info:
+        sent.assert_sent(request_finished, status=200)
+    assert str(info.value).endswith(
+        "Recorded: request_started(sender='app', environ=<environ GET /items>), "
+        "request_finished(sender='app', environ=<environ GET /items>, status=500, "
+        "duration=0.25)"
+    )  # every request finished: no hint about closing responses
+    scope = {"type": "http", "method": "POST", "path": "/login", "headers": []}
+    with capture(user_logged_in) as sent:
+        user_logged_in.send(App, request=scope, user=["x"] * 50)
+    with pytest.raises(AssertionError, match=r"request=<scope POST /login>, user=\['x', 'x',"):
+        sent.assert_sent(user_logged_in, user=None)
+
+
+def flask_app() -> Any:
+    from flask import Flask
+
+    from reqsignals.contrib.flask import init_app
+
+    app = Flask(__name__)
+
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    init_app(app)
+    return app
+
+
+def test_assert_sent_says_when_a_flask_response_was_not_closed() -> None:
+    client = flask_app().test_client()
+    with capture() as sent:
+        response = client.get("/boom")  # Werkzeug's test client leaves it open
+    with pytest.raises(AssertionError) as info:
+        sent.assert_sent(request_finished, status=500)
+    message = str(info.value)
+    assert "got 0 matching" in message
+    assert message.endswith(
+        ". 1 request(s) started and never finished: a WSGI request finishes when its "
+        "response is closed, and nothing closed it. With Flask's (Werkzeug's) test client "
+        "write 'with client.get(...) as response:' or pass buffered=True, or call "
+        "response.close()"
+    )
+    response.close()
+    with capture() as sent, client.get("/boom"):
+        pass
+    sent.assert_sent(request_finished, times=1, status=500)
+    with pytest.raises(AssertionError) as info:
+        sent.assert_sent(request_finished, status=200)
+    assert "status=500" in str(info.value)
+    assert "never finished" not in str(info.value)

@@ -3,8 +3,8 @@
 :class:`Argon2Hasher` wraps :class:`argon2.PasswordHasher` (Argon2id) with the small
 interface the backends need (:class:`Hasher`): hash, verify without raising, tell when a
 hash should be upgraded, and spend the same work for a user who does not exist.
-Nothing here implements cryptography; ``argon2-cffi`` does (``pip install
-'reqsignals[auth]'``).
+Nothing here implements cryptography; ``argon2-cffi`` does (it comes with
+reqsignals' ``auth`` extra).
 """
 
 from __future__ import annotations
@@ -83,9 +83,7 @@ class Argon2Hasher:
         try:
             import argon2
         except ImportError as exc:  # pragma: no cover - argon2-cffi is a test dependency
-            raise ImportError(
-                "Argon2Hasher needs argon2-cffi: pip install 'reqsignals[auth]'"
-            ) from exc
+            raise ImportError("Argon2Hasher needs argon2-cffi: pip install argon2-cffi") from exc
         params: dict[str, Any] = {
             name: value
             for name, value in (

@@ -25,8 +25,6 @@ def __getattr__(name: str) -> Any:
         try:
             from .redis import RedisStore
         except ImportError as exc:  # pragma: no cover - redis is installed in the tests
-            raise ImportError(
-                "RedisStore needs the redis package: pip install 'reqsignals[redis]'"
-            ) from exc
+            raise ImportError("RedisStore needs the redis package: pip install redis") from exc
         return RedisStore
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
