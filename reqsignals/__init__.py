@@ -1,7 +1,7 @@
 """reqsignals: Django-style signals for any WSGI or ASGI application."""
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: it would make `reqsignals.annotations`
+# a public-looking name, and this module has no annotations to postpone.
 from ._wrap import wrap
 from .dispatch import Signal, receiver
 from .signals import (

@@ -394,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise CommandError(
                     "--factory needs an APP: reqsignals run --factory MODULE:FACTORY"
                 )
+            check_port_free(args.host, args.port)  # before the demo makes its data folder
             app, banner = _demo(args.data_dir)
         else:
             app, banner = load_app(args.app, factory=args.factory), []

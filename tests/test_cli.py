@@ -582,3 +582,15 @@ def test_demo_in_a_real_browser(tmp_path: Path) -> None:
                 assert password not in feed.content()
             finally:
                 browser.close()
+
+
+def test_demo_on_a_busy_port_leaves_no_data_folder(tmp_path: Path) -> None:
+    data = tmp_path / "demo-data"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli("--port", str(port), "--data-dir", str(data))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert not data.exists()

@@ -45,3 +45,17 @@ def test_importing_the_package_needs_no_optional_dependency() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_package_namespace_holds_only_its_public_names_and_submodules() -> None:
+    import types
+
+    assert "annotations" not in dir(reqsignals)
+    leaked = [
+        name
+        for name in dir(reqsignals)
+        if not name.startswith("_")
+        and name not in reqsignals.__all__
+        and not isinstance(getattr(reqsignals, name), types.ModuleType)
+    ]
+    assert leaked == []

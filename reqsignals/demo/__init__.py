@@ -71,22 +71,41 @@ class SignalFeed:
             self._queues.discard(q)
 
 
+_DEMO_TITLE = "reqsignals demo"
+
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title} · reqsignals demo</title>
+<html lang="en"><head><meta charset="utf-8"><title>{full_title}</title>
 <style>
 body {{ font: 16px/1.5 system-ui, sans-serif; max-width: 46rem; margin: 2rem auto; }}
-nav a {{ margin-right: 1rem; }} .error {{ color: #b00020; }}
+nav a, nav form {{ margin-right: 1rem; }} nav form {{ display: inline; }}
+.error {{ color: #b00020; }}
 #feed li {{ font-family: ui-monospace, monospace; font-size: 14px; }}
 </style></head>
-<body><nav><a href="/">Home</a><a href="/login">Log in</a><a href="/feed">Live feed</a>
+<body><nav><a href="/">Home</a>{account}<a href="/feed">Live feed</a>
 <a href="/stream">Stream</a><a href="/boom">Raise</a></nav>
 <h1>{title}</h1>
 {body}
 </body></html>"""
 
 
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status)
+def _current_user(request: Request) -> Any:
+    user = request.scope.get("user")
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+def _page(request: Request, title: str, body: str, status: int = 200) -> HTMLResponse:
+    """A page of the demo; its navigation offers to log in or out, whichever fits."""
+    full_title = title if title == _DEMO_TITLE else f"{title} · {_DEMO_TITLE}"
+    if _current_user(request) is None:
+        account = '<a href="/login">Log in</a>'
+    else:
+        account = (
+            '<form method="post" action="/logout"><button id="nav-logout">Log out</button></form>'
+        )
+    page = _PAGE.format(
+        full_title=html.escape(full_title), title=html.escape(title), account=account, body=body
+    )
+    return HTMLResponse(page, status_code=status)
 
 
 def _logout_form() -> str:
@@ -94,13 +113,13 @@ def _logout_form() -> str:
 
 
 async def home(request: Request) -> Response:
-    user = request.scope.get("user")
-    if user is not None and getattr(user, "is_authenticated", False):
+    user = _current_user(request)
+    if user is not None:
         name = html.escape(str(user.username))
         body = f'<p>Logged in as <strong id="who">{name}</strong>.</p>{_logout_form()}'
     else:
         body = '<p id="who-anon">You are not logged in. <a href="/login">Log in</a>.</p>'
-    return _page("reqsignals demo", body)
+    return _page(request, _DEMO_TITLE, body)
 
 
 _LOGIN_FORM = """{error}
@@ -113,15 +132,17 @@ _LOGIN_FORM = """{error}
 
 async def login_page(request: Request) -> Response:
     if request.method == "GET":
-        return _page("Log in", _LOGIN_FORM.format(error=""))
+        return _page(request, "Log in", _LOGIN_FORM.format(error=""))
     form = await request.form()
     username, password = form.get("username"), form.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
-        return _page("Log in", _LOGIN_FORM.format(error=_error("Fill in both fields.")), 400)
+        return _page(
+            request, "Log in", _LOGIN_FORM.format(error=_error("Fill in both fields.")), 400
+        )
     user = await aauthenticate(request, username=username, password=password)
     if user is None:
         error = _error("Wrong user name or password.")
-        return _page("Log in", _LOGIN_FORM.format(error=error), 401)
+        return _page(request, "Log in", _LOGIN_FORM.format(error=error), 401)
     await alogin(request, user)
     return RedirectResponse("/", status_code=303)
 
@@ -168,7 +189,7 @@ source.onopen = () => document.body.dataset.feed = "open";
 
 
 async def feed_page(request: Request) -> Response:
-    return _page("Live signal feed", _FEED_PAGE)
+    return _page(request, "Live signal feed", _FEED_PAGE)
 
 
 def _events(feed: SignalFeed) -> Any:
