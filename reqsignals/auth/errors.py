@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["SessionError", "SessionStoreUnavailable", "SessionTooLarge"]
+__all__ = ["LockoutUnavailable", "SessionError", "SessionStoreUnavailable", "SessionTooLarge"]
 
 
 class SessionError(Exception):
@@ -23,4 +23,13 @@ class SessionTooLarge(SessionError, ValueError):
     Raised by :class:`~reqsignals.auth.CookieStore` when the signed session would make
     a cookie browsers drop. Keep less in the session, or use a server-side store
     (:class:`~reqsignals.auth.SQLiteStore`, :class:`~reqsignals.auth.RedisStore`).
+    """
+
+
+class LockoutUnavailable(SessionStoreUnavailable):
+    """The brute-force lock-out's counter store could not be reached.
+
+    Raised by ``authenticate()`` / ``aauthenticate()`` before any backend runs: logins
+    fail closed (no unlimited guessing while the counts cannot be kept). Requests that
+    do not log in never touch the counter and are not affected.
     """

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["AuthError", "PermissionDenied"]
+__all__ = ["AuthError", "LockedOut", "PermissionDenied"]
 
 
 class AuthError(Exception):
@@ -26,3 +26,22 @@ class PermissionDenied(AuthError):
             def get_user(self, user_id):
                 return None
     """
+
+
+class LockedOut(AuthError):
+    """Raised by ``authenticate()`` / ``aauthenticate()`` while logins are refused by
+    the brute-force lock-out, before any backend runs (so no password is hashed).
+
+    The session middleware answers one the app does not catch with ``429 Too Many
+    Requests`` and ``Retry-After``; catch it to show your own page.
+
+    Attributes:
+        reason: ``"username"`` (this account) or ``"client"`` (this address).
+        retry_after: whole seconds until the next attempt can be made.
+    """
+
+    def __init__(self, reason: str, retry_after: int) -> None:
+        what = "this username" if reason == "username" else "this address"
+        super().__init__(f"too many failed logins for {what}: try again in {retry_after} seconds")
+        self.reason = reason
+        self.retry_after = retry_after
