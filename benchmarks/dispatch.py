@@ -124,16 +124,14 @@ def bench_asend(rounds: int, number: int) -> list[dict[str, Any]]:
                 ours, dj = Signal("bench"), django.dispatch.Signal()
                 keep = []
                 for _ in range(n):
-                    if kind == "sync":
 
-                        def r(sender: Any, **kwargs: Any) -> None:
-                            return None
+                    def sync_r(sender: Any, **kwargs: Any) -> None:
+                        return None
 
-                    else:
+                    async def async_r(sender: Any, **kwargs: Any) -> None:
+                        return None
 
-                        async def r(sender: Any, **kwargs: Any) -> None:
-                            return None
-
+                    r: Callable[..., Any] = sync_r if kind == "sync" else async_r
                     keep.append(r)
                     ours.connect(r)
                     dj.connect(r)

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import gc
 import platform
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -239,4 +238,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

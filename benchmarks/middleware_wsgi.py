@@ -74,7 +74,7 @@ def otel(app: Callable[..., Any]) -> Callable[..., Any]:
     from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
     from opentelemetry.sdk.trace import TracerProvider
 
-    return OpenTelemetryMiddleware(app, tracer_provider=TracerProvider())  # type: ignore[no-any-return]
+    return OpenTelemetryMiddleware(app, tracer_provider=TracerProvider())
 
 
 def sentry(app: Callable[..., Any]) -> Callable[..., Any]:
@@ -82,7 +82,7 @@ def sentry(app: Callable[..., Any]) -> Callable[..., Any]:
     from sentry_sdk.integrations.wsgi import SentryWsgiMiddleware
 
     sentry_sdk.init(default_integrations=False)
-    return SentryWsgiMiddleware(app)  # type: ignore[no-any-return]
+    return SentryWsgiMiddleware(app)
 
 
 ENVIRON = {

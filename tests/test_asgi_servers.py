@@ -39,7 +39,7 @@ def serve(kind: str, app: str) -> Any:
 @pytest.fixture(scope="module", params=["uvicorn", "hypercorn"])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     with serve(request.param, "tests.asgi_served:app") as srv:
-        srv.kind = request.param  # type: ignore[attr-defined]
+        srv.kind = request.param
         yield srv
 
 
@@ -72,7 +72,7 @@ APPS = ["bare", "smw", "sadd", "fastapi", "django"]
 
 @pytest.mark.parametrize("kind", APPS)
 @pytest.mark.parametrize("action", ["ok", "stream", "boom"])
-def test_signals_under_real_server(server: Server, kind: str, action: str):
+def test_signals_under_real_server(server: Server, kind: str, action: str) -> None:
     tok = token()
     response = httpx.get(f"{server.url}/{kind}/{action}?t={tok}", timeout=10)
     if action == "boom":
@@ -97,7 +97,7 @@ def test_signals_under_real_server(server: Server, kind: str, action: str):
         assert evs[1]["exception"] == "RuntimeError: boom"
 
 
-def test_streaming_is_not_buffered_under_uvicorn(uvicorn_server: Server):
+def test_streaming_is_not_buffered_under_uvicorn(uvicorn_server: Server) -> None:
     tok = token()
     url = uvicorn_server.url
     with (
@@ -116,7 +116,7 @@ def test_streaming_is_not_buffered_under_uvicorn(uvicorn_server: Server):
 
 
 @pytest.mark.parametrize("kind", ["smw", "bare"])
-def test_client_disconnect_mid_stream_finishes_once(server: Server, kind: str):
+def test_client_disconnect_mid_stream_finishes_once(server: Server, kind: str) -> None:
     tok = token()
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
         sock.sendall(f"GET /{kind}/infinite?t={tok} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
@@ -132,7 +132,7 @@ def test_client_disconnect_mid_stream_finishes_once(server: Server, kind: str):
     assert evs[1]["status"] == 200
 
 
-def test_request_finished_after_background_task(server: Server):
+def test_request_finished_after_background_task(server: Server) -> None:
     tok = token()
     assert httpx.get(f"{server.url}/smw/background?t={tok}").text == "ok"
     evs = events(server, tok, until=2)
@@ -152,7 +152,9 @@ def ws_client(port: int, path: str) -> tuple[socket.socket, WSConnection]:
                 return sock, ws
 
 
-def test_send_raising_after_websocket_disconnect_is_the_apps_exception(uvicorn_server: Server):
+def test_send_raising_after_websocket_disconnect_is_the_apps_exception(
+    uvicorn_server: Server,
+) -> None:
     # uvicorn raises ClientDisconnected (an OSError, ASGI spec 2.4) from send() once a
     # websocket client has gone; hypercorn drops such messages instead (also allowed).
     tok = token()
@@ -173,7 +175,7 @@ def test_send_raising_after_websocket_disconnect_is_the_apps_exception(uvicorn_s
 
 
 @pytest.mark.parametrize("kind", ["uvicorn", "hypercorn"])
-def test_receivers_connected_in_lifespan_hear_every_request(kind: str):
+def test_receivers_connected_in_lifespan_hear_every_request(kind: str) -> None:
     tok = token()
     with serve(kind, "tests.asgi_lifespan_served:app") as srv:
         for _ in range(5):
@@ -184,7 +186,7 @@ def test_receivers_connected_in_lifespan_hear_every_request(kind: str):
 
 
 @pytest.mark.load
-def test_2000_requests_from_64_clients_are_all_counted(uvicorn_server: Server):
+def test_2000_requests_from_64_clients_are_all_counted(uvicorn_server: Server) -> None:
     tok = token()
     total, concurrency = 2000, 64
     statuses: list[int] = []

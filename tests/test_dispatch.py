@@ -5,6 +5,7 @@ import functools
 import gc
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -40,7 +41,8 @@ def test_connect_returns_the_receiver() -> None:
 
 
 def test_connecting_twice_registers_once() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     r = make_receiver(log, "a")
     sig.connect(r)
     sig.connect(r)
@@ -49,7 +51,8 @@ def test_connecting_twice_registers_once() -> None:
 
 
 def test_same_dispatch_uid_registers_once_whatever_the_receiver() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     a, b = make_receiver(log, "a"), make_receiver(log, "b")
     sig.connect(a, dispatch_uid="uid")
     sig.connect(b, dispatch_uid="uid")
@@ -58,7 +61,8 @@ def test_same_dispatch_uid_registers_once_whatever_the_receiver() -> None:
 
 
 def test_same_receiver_for_two_senders_registers_twice() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     r = make_receiver(log, "a")
     sig.connect(r, sender="x")
     sig.connect(r, sender="y")
@@ -68,7 +72,8 @@ def test_same_receiver_for_two_senders_registers_twice() -> None:
 
 
 def test_disconnect_by_receiver_returns_true_once() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     r = make_receiver(log, "a")
     sig.connect(r)
     assert sig.disconnect(r) is True
@@ -78,7 +83,8 @@ def test_disconnect_by_receiver_returns_true_once() -> None:
 
 
 def test_disconnect_by_dispatch_uid_returns_true_once() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(make_receiver(log, "a"), dispatch_uid="uid", weak=False)
     assert sig.disconnect(dispatch_uid="uid") is True
     assert sig.disconnect(dispatch_uid="uid") is False
@@ -142,7 +148,12 @@ def test_receivers_are_called_with_signal_sender_and_named(style: str) -> None:
     def signal_too(signal: Any, sender: Any, request: Any, user: Any, **kwargs: Any) -> None:
         got.update(kwargs, signal=signal, sender=sender, request=request, user=user)
 
-    fn = {"kwargs_only": kwargs_only, "named_args": named_args, "signal_too": signal_too}[style]
+    styles: dict[str, Callable[..., None]] = {
+        "kwargs_only": kwargs_only,
+        "named_args": named_args,
+        "signal_too": signal_too,
+    }
+    fn = styles[style]
     sig.connect(fn)
     result = sig.send(Sender, request="req", user="bob")
     assert got == {"signal": sig, "sender": Sender, "request": "req", "user": "bob"}
@@ -150,7 +161,8 @@ def test_receivers_are_called_with_signal_sender_and_named(style: str) -> None:
 
 
 def test_send_returns_receiver_result_pairs_in_order() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     a, b = make_receiver(log, "a"), make_receiver(log, "b")
     sig.connect(a)
     sig.connect(b)
@@ -161,7 +173,8 @@ def test_send_returns_receiver_result_pairs_in_order() -> None:
 
 
 def test_sender_none_hears_every_sender() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(make_receiver(log, "any"), weak=False)
     sig.send(Sender)
     sig.send("str-sender")
@@ -170,7 +183,8 @@ def test_sender_none_hears_every_sender() -> None:
 
 
 def test_sender_bound_receiver_hears_only_its_sender() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
 
     class Other:
         pass
@@ -193,14 +207,16 @@ def test_sender_bound_receiver_hears_only_its_sender() -> None:
 )
 def test_str_int_bytes_senders_match_by_value(connected: Any, sent: Any) -> None:
     assert connected == sent
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(make_receiver(log, "v"), sender=connected, weak=False)
     sig.send(sent)
     assert log == ["v"]
 
 
 def test_int_sender_never_matches_an_objects_id() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     obj = Sender()
     sig.connect(make_receiver(log, "obj"), sender=obj, weak=False)
     sig.send(id(obj))
@@ -208,7 +224,8 @@ def test_int_sender_never_matches_an_objects_id() -> None:
 
 
 def test_other_senders_match_by_identity_not_equality() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     a, b = [1], [1]  # equal, not identical (and not weakly referenceable)
     sig.connect(make_receiver(log, "a"), sender=a, weak=False)
     sig.send(b)
@@ -218,7 +235,8 @@ def test_other_senders_match_by_identity_not_equality() -> None:
 
 
 def test_recycled_sender_id_does_not_inherit_receivers() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(make_receiver(log, "old"), weak=False, sender=Sender())  # dies at once
     # Make new objects until one reuses the dead sender's id (CPython reuses memory).
     dead_id = sig._receivers[0].sender_key
@@ -264,7 +282,8 @@ def _kinds(log: list[Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", ["function", "bound_method", "callable_instance", "lambda"])
 def test_weak_receivers_are_not_called_once_collected(kind: str) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(_kinds(log)[kind])
     gc.collect()
     assert sig.send(Sender) == []
@@ -290,7 +309,8 @@ def test_a_weak_receiver_collected_before_its_turn_is_skipped(
 
 @pytest.mark.parametrize("kind", ["function", "bound_method", "callable_instance", "lambda"])
 def test_weak_false_keeps_receivers_alive(kind: str) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(_kinds(log)[kind], weak=False)
     gc.collect()
     sig.send(Sender)
@@ -298,7 +318,8 @@ def test_weak_false_keeps_receivers_alive(kind: str) -> None:
 
 
 def test_bound_method_connect_and_disconnect_across_attribute_accesses() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     h = Handler(log)
     assert h.method is not h.method  # a new bound-method object each time
     sig.connect(h.method)
@@ -311,7 +332,8 @@ def test_bound_method_connect_and_disconnect_across_attribute_accesses() -> None
 
 
 def test_dead_receiver_is_purged_on_next_connect() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(_kinds(log)["function"])
     gc.collect()
     assert len(sig._receivers) == 1  # flagged, not purged by the weakref callback
@@ -357,7 +379,8 @@ def _mixed(log: list[str]) -> list[Any]:
 
 @pytest.mark.parametrize("method", ["send", "send_robust", "asend", "asend_robust"])
 def test_sync_and_async_receivers_run_interleaved_in_connection_order(method: str) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     receivers = _mixed(log)
     for r in receivers:
         sig.connect(r, weak=False)
@@ -371,7 +394,8 @@ def test_sync_and_async_receivers_run_interleaved_in_connection_order(method: st
 
 @pytest.mark.parametrize("weak", [True, False])
 def test_sync_receivers_run_in_connection_order(weak: bool) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     receivers = [make_receiver(log, str(i)) for i in range(10)]
     for r in receivers:
         sig.connect(r, weak=weak)
@@ -380,7 +404,8 @@ def test_sync_receivers_run_in_connection_order(weak: bool) -> None:
 
 
 def test_mixed_weak_and_strong_receivers_keep_order() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     a, b, c = (make_receiver(log, n) for n in "abc")
     sig.connect(a)
     sig.connect(b, weak=False)
@@ -412,7 +437,8 @@ def _failing(log: list[str]) -> list[Any]:
 
 @pytest.mark.parametrize("weak", [True, False])
 def test_send_propagates_and_stops(weak: bool) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     receivers = _failing(log)
     for r in receivers:
         sig.connect(r, weak=weak)
@@ -424,7 +450,8 @@ def test_send_propagates_and_stops(weak: bool) -> None:
 def test_send_robust_calls_all_returns_and_logs_failures(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    sig, log = Signal("robust"), []
+    sig = Signal("robust")
+    log: list[str] = []
     a, bad, c = _failing(log)
     for r in (a, bad, c):
         sig.connect(r)
@@ -445,7 +472,8 @@ def test_send_robust_calls_all_returns_and_logs_failures(
 
 
 def test_asend_robust_logs_and_continues(caplog: pytest.LogCaptureFixture) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
 
     async def bad(sender: Any, **kw: Any) -> None:
         raise Boom("async failure")
@@ -475,7 +503,8 @@ def test_asend_propagates() -> None:
     "exc", [asyncio.CancelledError, KeyboardInterrupt, SystemExit], ids=lambda e: e.__name__
 )
 def test_asend_robust_does_not_swallow_base_exceptions(exc: type[BaseException]) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
 
     async def raiser(sender: Any, **kw: Any) -> None:
         raise exc
@@ -552,7 +581,8 @@ def test_send_with_async_receiver_inside_running_loop_raises(method: str) -> Non
 
 
 def test_send_with_only_sync_receivers_works_inside_running_loop() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(make_receiver(log, "sync"), weak=False)
 
     async def main() -> None:
@@ -613,7 +643,8 @@ def test_send_awaits_async_receivers_seen_through_wrappers(fn: Any) -> None:
 
 @pytest.mark.parametrize("method", ["send", "send_robust", "asend"])
 def test_receiver_disconnected_during_a_send_is_still_called_that_once(method: str) -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
 
     def b(sender: Any, **kw: Any) -> None:
         log.append("b")
@@ -635,7 +666,8 @@ def test_receiver_disconnected_during_a_send_is_still_called_that_once(method: s
 
 
 def test_receiver_connected_during_a_send_is_called_from_the_next_send() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     late = make_receiver(log, "late")
 
     def a(sender: Any, **kw: Any) -> None:
@@ -744,7 +776,8 @@ def test_threads_connecting_and_sending_lose_nothing() -> None:
 
 
 def test_connected_to_connects_for_the_block_only() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     r = make_receiver(log, "r")
     with sig.connected_to(r):
         sig.send(Sender)
@@ -762,7 +795,8 @@ def test_connected_to_disconnects_when_the_block_raises() -> None:
 
 
 def test_connected_to_holds_the_receiver_strongly() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     with sig.connected_to(lambda sender, **kw: log.append("lambda")):
         gc.collect()
         sig.send(Sender)
@@ -779,7 +813,8 @@ def test_connected_to_keeps_an_existing_connection() -> None:
 
 
 def test_connected_to_with_sender() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     with sig.connected_to(make_receiver(log, "r"), sender="only"):
         sig.send("other")
         sig.send("only")
@@ -787,7 +822,8 @@ def test_connected_to_with_sender() -> None:
 
 
 def test_muted_silences_every_thread_for_the_block() -> None:
-    sig, log = Signal("s"), []
+    sig = Signal("s")
+    log: list[str] = []
     sig.connect(make_receiver(log, "r"), weak=False)
     with sig.muted():
         sig.send(Sender)

@@ -89,7 +89,7 @@ ENVIRON.update(SCRIPT_NAME="/app", PATH_INFO="/login", REMOTE_ADDR="198.51.100.5
         pytest.param({}, ("-", ""), id="empty"),
     ],
 )
-def test_method_and_path(mapping: dict[str, Any], expected: tuple[str, str]):
+def test_method_and_path(mapping: dict[str, Any], expected: tuple[str, str]) -> None:
     assert method_and_path(mapping) == expected
 
 
@@ -105,14 +105,16 @@ def test_method_and_path(mapping: dict[str, Any], expected: tuple[str, str]):
         pytest.param(object(), None, id="anything-else"),
     ],
 )
-def test_client_ip(request_: Any, expected: str | None):
+def test_client_ip(request_: Any, expected: str | None) -> None:
     assert client_ip(request_) == expected
 
 
 # -- timing ------------------------------------------------------------------------------
 
 
-def test_timing_logs_wsgi_and_asgi_requests_of_its_sender_only(caplog: pytest.LogCaptureFixture):
+def test_timing_logs_wsgi_and_asgi_requests_of_its_sender_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.INFO, logger=timing.__name__)
     wsgi_app, asgi_app = reqsignals.wrap(status_app), reqsignals.wrap(status_asgi_app)
     other = reqsignals.wrap(lambda environ, start_response: status_app(environ, start_response))
@@ -144,7 +146,7 @@ def test_timing_logs_wsgi_and_asgi_requests_of_its_sender_only(caplog: pytest.Lo
 # -- prometheus --------------------------------------------------------------------------
 
 
-def test_prometheus_counts_and_times_requests_by_status_exactly():
+def test_prometheus_counts_and_times_requests_by_status_exactly() -> None:
     metrics = RequestMetrics(buckets=(0.5, 60.0))
     metrics.connect(sender=status_app)
     app = reqsignals.wrap(status_app)
@@ -174,7 +176,7 @@ def test_prometheus_counts_and_times_requests_by_status_exactly():
     assert b'http_requests_total{status="404"} 2.0' in body
 
 
-def test_prometheus_instances_do_not_share_counts():
+def test_prometheus_instances_do_not_share_counts() -> None:
     first, second = RequestMetrics(), RequestMetrics(namespace="web")
     shared = CollectorRegistry()
     third = RequestMetrics(shared)
@@ -221,7 +223,7 @@ def login_app() -> Any:
 
 def test_audit_logs_each_auth_signal_without_the_password(
     login_app: Any, caplog: pytest.LogCaptureFixture
-):
+) -> None:
     caplog.set_level(logging.INFO, logger=audit.__name__)
     audit.connect()
     try:
@@ -306,7 +308,7 @@ def check(lockout: LoginLockout, username: str, ip: str = "192.0.2.1") -> Locked
     return None
 
 
-def test_lockout_refuses_at_the_limit_not_before(lockout: LoginLockout, clock: Clock):
+def test_lockout_refuses_at_the_limit_not_before(lockout: LoginLockout, clock: Clock) -> None:
     fail("ada")
     clock.now += 10
     fail("ada")
@@ -321,7 +323,7 @@ def test_lockout_refuses_at_the_limit_not_before(lockout: LoginLockout, clock: C
 
 def test_lockout_lifts_when_the_oldest_failure_leaves_the_window(
     lockout: LoginLockout, clock: Clock
-):
+) -> None:
     for _ in range(3):
         fail("ada", ip="192.0.2.1")
         clock.now += 10  # failures at 1000, 1010, 1020
@@ -337,7 +339,7 @@ def test_lockout_lifts_when_the_oldest_failure_leaves_the_window(
 
 def test_lockout_failures_past_the_limit_keep_the_lock_until_enough_age_out(
     lockout: LoginLockout, clock: Clock
-):
+) -> None:
     # Attempts that raced past check() still count: four failures at 1000..1030.
     for _ in range(4):
         fail("ada")
@@ -391,14 +393,14 @@ def test_lockout_counts_usernames_and_addresses_separately(
     failures: list[tuple[str | None, str]],
     probe: tuple[str, str],
     reason: str | None,
-):
+) -> None:
     for username, ip in failures:
         fail(username, ip)
     locked = check(lockout, *probe)
     assert (locked.reason if locked else None) == reason
 
 
-def test_lockout_success_forgives_the_username_not_the_address(lockout: LoginLockout):
+def test_lockout_success_forgives_the_username_not_the_address(lockout: LoginLockout) -> None:
     fail("ada", "192.0.2.1")
     fail("ada", "192.0.2.2")
     succeed("ada", "192.0.2.2")
@@ -413,7 +415,7 @@ def test_lockout_success_forgives_the_username_not_the_address(lockout: LoginLoc
     assert str(locked) == "Too many failed logins for your address. Try again in 60 seconds."
 
 
-def test_lockout_reads_the_configured_username_field(clock: Clock):
+def test_lockout_reads_the_configured_username_field(clock: Clock) -> None:
     lockout = LoginLockout(max_failures=1, window=60, username_field="email", clock=clock)
     lockout.connect()
     try:
@@ -430,7 +432,9 @@ def test_lockout_reads_the_configured_username_field(clock: Clock):
     assert len(lockout) == 0
 
 
-def test_lockout_forgets_idle_keys_under_a_spray_of_usernames(lockout: LoginLockout, clock: Clock):
+def test_lockout_forgets_idle_keys_under_a_spray_of_usernames(
+    lockout: LoginLockout, clock: Clock
+) -> None:
     for n in range(600):
         fail(f"old{n}", ip="192.0.2.1")
     assert len(lockout) == 601
@@ -441,7 +445,7 @@ def test_lockout_forgets_idle_keys_under_a_spray_of_usernames(lockout: LoginLock
     assert lockout.failures(environ_from("192.0.2.2"), "new499") == {"username": 1, "ip": 500}
 
 
-def test_lockout_counts_every_failure_from_many_threads(clock: Clock):
+def test_lockout_counts_every_failure_from_many_threads(clock: Clock) -> None:
     # Unique usernames grow the table past the sweep size while other threads write, and
     # a tiny switch interval makes the threads interleave as often as they can.
     lockout = LoginLockout(max_failures=10**6, window=60, clock=clock)
@@ -485,6 +489,6 @@ def test_lockout_counts_every_failure_from_many_threads(clock: Clock):
         pytest.param({"window": 0}, id="window"),
     ],
 )
-def test_lockout_rejects_nonsense_settings(options: dict[str, Any]):
+def test_lockout_rejects_nonsense_settings(options: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="max_failures must be at least 1"):
         LoginLockout(**options)

@@ -67,7 +67,12 @@ def bare_asgi() -> Iterator[ModuleType]:
 
 def timing_lines(caplog: pytest.LogCaptureFixture) -> list[tuple[Any, ...]]:
     """(method, path, status) of each timing line logged so far."""
-    return [r.args[:3] for r in caplog.records if r.name == TIMING]  # type: ignore[index]
+    lines = []
+    for record in caplog.records:
+        if record.name == TIMING:
+            assert isinstance(record.args, tuple)
+            lines.append(record.args[:3])
+    return lines
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -158,7 +163,7 @@ def wait_until(server: Server, done: Callable[[str], bool], timeout: float = 10)
 
 def test_bare_wsgi_serves_and_its_receivers_log_each_request(
     bare_wsgi: ModuleType, caplog: pytest.LogCaptureFixture
-):
+) -> None:
     caplog.set_level(logging.INFO)
     transport = httpx.WSGITransport(app=bare_wsgi.app)
     with httpx.Client(transport=transport, base_url="http://testserver") as client:
@@ -244,11 +249,12 @@ async def websocket_echo(app: Any, texts: list[str]) -> list[str]:
         "scheme": "ws",
         "subprotocols": [],
     }
-    for message in [
+    messages: list[dict[str, Any]] = [
         {"type": "websocket.connect"},
         *({"type": "websocket.receive", "text": t} for t in texts),
         {"type": "websocket.disconnect", "code": 1000},
-    ]:
+    ]
+    for message in messages:
         inbox.put_nowait(message)
     await asyncio.wait_for(app(scope, inbox.get, send), 5)
     assert replies[0] == {"type": "websocket.accept"}
@@ -257,7 +263,7 @@ async def websocket_echo(app: Any, texts: list[str]) -> list[str]:
 
 def test_bare_asgi_serves_and_its_receivers_log_each_request(
     bare_asgi: ModuleType, caplog: pytest.LogCaptureFixture
-):
+) -> None:
     caplog.set_level(logging.INFO)
 
     async def go() -> None:
@@ -283,7 +289,7 @@ def test_bare_asgi_serves_and_its_receivers_log_each_request(
 # -- Flask -----------------------------------------------------------------------------
 
 
-def test_flask_factory_apps_count_their_own_requests(caplog: pytest.LogCaptureFixture):
+def test_flask_factory_apps_count_their_own_requests(caplog: pytest.LogCaptureFixture) -> None:
     from examples.flask_app import create_app
 
     caplog.set_level(logging.INFO)
@@ -322,7 +328,7 @@ def test_flask_factory_apps_count_their_own_requests(caplog: pytest.LogCaptureFi
 # -- FastAPI ---------------------------------------------------------------------------
 
 
-def test_fastapi_receivers_live_as_long_as_the_lifespan(caplog: pytest.LogCaptureFixture):
+def test_fastapi_receivers_live_as_long_as_the_lifespan(caplog: pytest.LogCaptureFixture) -> None:
     from examples.fastapi_app import app
 
     caplog.set_level(logging.INFO)
@@ -368,7 +374,7 @@ def audit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 def test_starlette_login_logout_and_failure_are_audited_without_passwords(
     caplog: pytest.LogCaptureFixture,
-):
+) -> None:
     from examples.starlette_app import app
 
     caplog.set_level(logging.INFO)
@@ -442,7 +448,7 @@ def test_starlette_login_logout_and_failure_are_audited_without_passwords(
 )
 def test_starlette_lockout(
     attempts: list[tuple[str, str]], then: tuple[str, str, str], expected: tuple[int, str]
-):
+) -> None:
     from examples.starlette_app import app
 
     async def go() -> httpx.Response:
@@ -462,7 +468,7 @@ def test_starlette_lockout(
         assert message in response.text
 
 
-def test_starlette_success_forgives_the_accounts_failures():
+def test_starlette_success_forgives_the_accounts_failures() -> None:
     from examples.starlette_app import app
 
     async def go() -> list[int]:
@@ -481,7 +487,7 @@ def test_starlette_success_forgives_the_accounts_failures():
 
 
 @pytest.mark.server
-def test_starlette_under_uvicorn_audits_the_real_client_address():
+def test_starlette_under_uvicorn_audits_the_real_client_address() -> None:
     argv = ["python", "-m", "uvicorn", "--port", "{port}", "examples.starlette_app:app"]
     with run_server(argv) as server:
         with httpx.Client(base_url=server.url, timeout=10) as client:
@@ -521,7 +527,7 @@ DJANGO_SERVERS = [
 
 @pytest.mark.server
 @pytest.mark.parametrize(("argv", "target"), DJANGO_SERVERS)
-def test_django_example_receivers_connected_in_ready(argv: list[str], target: str):
+def test_django_example_receivers_connected_in_ready(argv: list[str], target: str) -> None:
     timing_re = re.compile(rf"{TIMING} (GET \S+ \S+) ")
     with run_server([*argv, target]) as server:
         with httpx.Client(base_url=server.url, timeout=10) as client:

@@ -92,6 +92,7 @@ def test_wrap_picks_the_middleware(make: Any, expected: type) -> None:
     app = make()
     wrapped = reqsignals.wrap(app, sender="mine")
     assert type(wrapped) is expected
+    assert isinstance(wrapped, (WSGIMiddleware, ASGIMiddleware))
     assert wrapped.app is app
     assert wrapped.sender == "mine"
 

@@ -491,6 +491,7 @@ def test_any_one_connected_signal_turns_the_middleware_on(signal: Any) -> None:
     with signal.connected_to(on_signal):
         response = mw(make_environ(), Started())
         assert response is not body
+        assert hasattr(response, "close")
         response.close()
     assert body.closes == 1
     assert heard == ([] if signal is got_request_exception else [mw.app])

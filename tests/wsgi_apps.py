@@ -104,12 +104,12 @@ def make_werkzeug() -> Any:
 
     urls = Map([Rule("/hello", endpoint="hello"), Rule("/stream", endpoint="stream")])
 
-    @Request.application  # type: ignore[arg-type]
+    @Request.application
     def app(request: Request) -> Response:
         try:
             endpoint, _ = urls.bind_to_environ(request.environ).match()
         except NotFound as exc:
-            return exc.get_response()  # type: ignore[return-value]
+            return exc.get_response()
         if endpoint == "hello":
             return Response("Hello from werkzeug")
         return Response(_stream(int(request.args.get("chunks", "4"))))

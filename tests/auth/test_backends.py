@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import argon2
 import pytest
@@ -29,7 +29,8 @@ from reqsignals.testing import capture
 from tests.support import write_locked_new_sqlite_file
 
 ROOT = Path(__file__).resolve().parents[2]
-CHEAP = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+# Argon2 costs low enough for tests (the keyword arguments of argon2.PasswordHasher).
+CHEAP: dict[str, Any] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
 class CountingPasswordHasher(argon2.PasswordHasher):
@@ -46,7 +47,7 @@ class CountingPasswordHasher(argon2.PasswordHasher):
         self.threads.add(threading.get_ident())
         return super().hash(password, salt=salt)
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
         self.verifies += 1
         self.threads.add(threading.get_ident())
         return super().verify(hash, password)

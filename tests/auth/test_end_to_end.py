@@ -71,7 +71,7 @@ WRONG_PASSWORD = "wrong-Battery-Staple"
 NEW_PASSWORD = "n3w-Tr0ub4dor-and-3"
 OTHER_PASSWORD = "0ther-P4ssw0rd-Zebra"
 SECRETS = [SECRET_KEY, OLD_SECRET_KEY, PASSWORD, WRONG_PASSWORD, NEW_PASSWORD, OTHER_PASSWORD]
-CHEAP = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
+CHEAP: dict[str, Any] = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
 APPS = ["starlette", "fastapi", "flask", "wsgi"]
 
 
@@ -110,7 +110,9 @@ def starlette_app(auth: SessionAuth, users: SQLiteBackend) -> Any:
         form = await request.form()
         if not request.user.is_authenticated:
             return JSONResponse({}, status_code=403)
-        changed = await asyncio.to_thread(users.set_password, request.user, form["password"])
+        new_password = form["password"]
+        assert isinstance(new_password, str)  # a form field, not a file
+        changed = await asyncio.to_thread(users.set_password, request.user, new_password)
         update_session_auth_hash(request, changed)
         return JSONResponse({"user": changed.username})
 
@@ -324,11 +326,13 @@ class Browser:
             self._client = httpx.Client(base_url=base_url, timeout=30)
         elif asgi:
             self.loop = asyncio.new_event_loop()
-            transport = httpx.ASGITransport(app=app)
-            self._client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
+            self._client = httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+            )
         else:
-            transport = httpx.WSGITransport(app=app)  # type: ignore[assignment]
-            self._client = httpx.Client(transport=transport, base_url="http://testserver")
+            self._client = httpx.Client(
+                transport=httpx.WSGITransport(app=app), base_url="http://testserver"
+            )
 
     def send(self, method: str, path: str, cookie: str | None, **form: str) -> Reply:
         headers = {"cookie": f"session={cookie}"} if cookie else {}

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import argon2
 import pytest
 
 from reqsignals.auth.hashers import MAX_PASSWORD_LENGTH, Argon2Hasher, Hasher
 
-CHEAP = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+# Argon2 costs low enough for tests (the keyword arguments of argon2.PasswordHasher).
+CHEAP: dict[str, Any] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
 class CountingPasswordHasher(argon2.PasswordHasher):
@@ -22,7 +23,7 @@ class CountingPasswordHasher(argon2.PasswordHasher):
         self.hashes += 1
         return super().hash(password, salt=salt)
 
-    def verify(self, hash: str | bytes, password: str | bytes) -> bool:
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
         self.verifies += 1
         return super().verify(hash, password)
 

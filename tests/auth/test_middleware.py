@@ -150,6 +150,7 @@ def test_wrap_picks_the_interface(app: Any, interface: Any, expected: type) -> N
     auth = SessionAuth(SECRET, MemoryStore())
     wrapped = auth.wrap(app, interface=interface)
     assert type(wrapped) is expected
+    assert isinstance(wrapped, (SessionMiddleware, WSGISessionMiddleware))
     assert wrapped.app is app
     assert wrapped.auth is auth
 
@@ -209,7 +210,7 @@ def test_wrong_types_are_refused_with_the_fix(options: dict[str, Any], message: 
 def test_a_secret_key_of_the_wrong_type_is_not_repeated() -> None:
     secret = ["kept-secret", 7]
     with pytest.raises(TypeError) as info:
-        SessionAuth(secret, MemoryStore())  # type: ignore[list-item]
+        SessionAuth(secret, MemoryStore())  # type: ignore[arg-type]
     assert "kept-secret" not in str(info.value)
 
 
@@ -243,6 +244,7 @@ def test_secret_keys_are_kept_as_bytes_first_one_signing_and_never_shown() -> No
 
 def test_aclose_closes_the_store(make_store: StoreFactory) -> None:
     store = make_store("sqlite")
+    assert isinstance(store, SQLiteStore)
     auth = SessionAuth(SECRET, store)
 
     async def go() -> None:
@@ -363,6 +365,7 @@ def _lifespan_messages(app: Any) -> list[str]:
 
 def test_lifespan_passes_through_and_shutdown_closes_the_store(make_store: StoreFactory) -> None:
     store = make_store("sqlite")
+    assert isinstance(store, SQLiteStore)
     auth = SessionAuth(SECRET, store)
     store.create({}, 60)
     assert store._connections
@@ -451,7 +454,7 @@ def test_session_mapping_and_change_tracking() -> None:
     with pytest.raises(KeyError):
         del session["missing"]
     with pytest.raises(TypeError, match="session keys must be str"):
-        session[1] = "x"  # type: ignore[index]
+        session[1] = "x"
 
 
 def test_session_clear_deletes_every_key() -> None:

@@ -25,7 +25,11 @@ from .conftest import SECRET
 from .redis_server import redis_server as start_redis
 
 AGE = 3600
-FAST_FAIL = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5, "retry": Retry(NoBackoff(), 0)}
+FAST_FAIL: dict[str, Any] = {
+    "socket_timeout": 0.5,
+    "socket_connect_timeout": 0.5,
+    "retry": Retry(NoBackoff(), 0),
+}
 
 
 @pytest.fixture

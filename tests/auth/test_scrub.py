@@ -349,7 +349,7 @@ def test_without_removes_words() -> None:
 
 
 def test_replacing_the_rule() -> None:
-    rule = ScrubRule(long_words={"password"}, short_words=set())
+    rule = ScrubRule(long_words=frozenset({"password"}), short_words=frozenset())
     data = {"password": "p", "token": "t", "pin": "1"}
     assert scrub_credentials(data, rule=rule) == {"password": MASK, "token": "t", "pin": "1"}
     assert rule == ScrubRule(long_words=frozenset({"PASSWORD"}))

@@ -251,7 +251,7 @@ def control(op: str, n: int, tasks: int | None) -> dict[str, Any]:
             "raised": raised,
             "send_errors": send_errors,
         }
-        result: dict[str, Any] = {name: a[:n].tolist() for name, a in arrays.items()}
+        result = {name: a[:n].tolist() for name, a in arrays.items()}
         result["receiver_errors"] = receiver_errors.count
         result["receiver_errors_with_traceback"] = receiver_errors.with_traceback
         result["unexpected"] = list(unexpected)

@@ -648,7 +648,7 @@ def test_wsgi_response_whose_close_lookup_raises_is_reported_and_finished() -> N
         capture(request_started, got_request_exception, request_finished) as cap,
         pytest.raises(AppError, match="close attribute") as info,
     ):
-        wsgi.SignalsMiddleware(app)({"REQUEST_METHOD": "GET"}, lambda *a: None)
+        wsgi.SignalsMiddleware(app)({"REQUEST_METHOD": "GET"}, lambda *a: lambda data: None)
     assert cap.names == ["request_started", "got_request_exception", "request_finished"]
     cap.assert_sent(got_request_exception, exception=info.value)
     cap.assert_sent(request_finished, status=200)
