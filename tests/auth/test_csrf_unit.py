@@ -7,6 +7,7 @@ import asyncio
 import hashlib
 import io
 import os
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from reqsignals.auth import csrf as c
 from reqsignals.auth._formtoken import CHUNK, SPOOL_SIZE, asgi_form_token, wsgi_form_token
 from reqsignals.auth.sessions import SESSION_KEY
 from reqsignals.signals import csrf_failed
+from reqsignals.types import Message
 
 OWN = "http://testserver"
 
@@ -160,9 +162,9 @@ def test_exempt_prefixes_must_be_paths(prefix: Any) -> None:
 
 def test_one_string_instead_of_a_list_is_refused() -> None:
     with pytest.raises(TypeError, match="lists of strings"):
-        c.CSRF(trusted_origins="https://example.com")  # type: ignore[arg-type]
+        c.CSRF(trusted_origins="https://example.com")
     with pytest.raises(TypeError, match="lists of strings"):
-        c.CSRF(exempt="/hooks/")  # type: ignore[arg-type]
+        c.CSRF(exempt="/hooks/")
 
 
 def test_exempt_prefix_matching() -> None:
@@ -490,12 +492,17 @@ def test_refusals_are_short_plain_text_and_send_csrf_failed() -> None:
         heard.append(kwargs)
 
     started: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> Callable[[bytes], None]:
+        started.append((status, headers))
+        return lambda data: None
+
     env = environ()
     with csrf_failed.connected_to(receiver):
-        body = c.refuse_wsgi(env, lambda s, h: started.append((s, h)), c.CROSS_SITE)
-        sent: list[dict[str, Any]] = []
+        body = c.refuse_wsgi(env, start_response, c.CROSS_SITE)
+        sent: list[Message] = []
 
-        async def send(message: dict[str, Any]) -> None:
+        async def send(message: Message) -> None:
             sent.append(message)
 
         sc = scope()
