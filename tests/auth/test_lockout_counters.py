@@ -268,7 +268,10 @@ def test_redis_counts_on_the_redis_servers_clock(redis_server: Server) -> None:
     counter = RedisCounter(redis_server.url, prefix=f"clock:{token()}:")
     counter.begin([USER], token(), 60)
     seconds, micros = counter.client.time()
-    ((_, score),) = counter.client.zrange(f"{counter.prefix}z:{USER.key}", 0, -1, withscores=True)
+    entries = counter.client.zrange(f"{counter.prefix}z:{USER.key}", 0, -1, withscores=True)
+    assert isinstance(entries, list)  # the sync client's answer, not an awaitable
+    assert len(entries) == 1
+    score = float(entries[0][1])  # (member, score)
     assert 0 <= seconds * 1_000_000 + micros - score < 5_000_000
     # The keys expire by themselves a little after the window.
     assert 60_000 < counter.client.pttl(f"{counter.prefix}z:{USER.key}") <= 61_000
