@@ -12,6 +12,7 @@ PUBLIC_MODULES = [
     "reqsignals",
     "reqsignals.dispatch",
     "reqsignals.signals",
+    "reqsignals.types",
     "reqsignals.wsgi",
     "reqsignals.asgi",
     "reqsignals.testing",
