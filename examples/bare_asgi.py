@@ -14,10 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reqsignals
 from examples.receivers import timing
+from reqsignals.types import ASGIGotRequestExceptionArgs
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack on Python 3.11+
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 logger = logging.getLogger(__name__)
@@ -71,8 +75,9 @@ async def lifespan(receive: Any, send: Any) -> None:
 
 
 @reqsignals.receiver(reqsignals.got_request_exception, sender=application)
-def log_exception(sender: Any, *, scope: Scope, exception: Exception, **kwargs: Any) -> None:
-    logger.error("%s %s failed: %r", scope.get("method", "WS"), scope["path"], exception)
+def log_exception(sender: object, **kwargs: Unpack[ASGIGotRequestExceptionArgs]) -> None:
+    scope = kwargs["scope"]
+    logger.error("%s %s failed: %r", scope.get("method", "WS"), scope["path"], kwargs["exception"])
 
 
 # A bare app's start-up code is its module: connect the receivers here. sender=application

@@ -19,10 +19,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import reqsignals
 from examples.receivers import timing
+from reqsignals.types import WSGIGotRequestExceptionArgs
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack on Python 3.11+
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 logger = logging.getLogger(__name__)
@@ -62,9 +66,8 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
 
 
 @reqsignals.receiver(reqsignals.got_request_exception, sender=application)
-def log_exception(
-    sender: Any, *, environ: dict[str, Any], exception: Exception, **kwargs: Any
-) -> None:
+def log_exception(sender: object, **kwargs: Unpack[WSGIGotRequestExceptionArgs]) -> None:
+    environ, exception = kwargs["environ"], kwargs["exception"]
     logger.error("%s %s failed: %r", environ["REQUEST_METHOD"], environ["PATH_INFO"], exception)
 
 

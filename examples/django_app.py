@@ -38,7 +38,7 @@ from examples.receivers.prometheus import RequestMetrics
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
 
-class ExampleConfig(AppConfig):
+class ExampleConfig(AppConfig):  # type: ignore[misc]  # Django ships no type hints
     name = "examples.django_app"
     label = "example"
 

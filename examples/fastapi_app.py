@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request, Response
 
@@ -26,15 +26,18 @@ from examples.receivers import timing
 from examples.receivers.prometheus import RequestMetrics
 from reqsignals import got_request_exception
 from reqsignals.asgi import SignalsMiddleware
+from reqsignals.types import ASGIGotRequestExceptionArgs
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack on Python 3.11+
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 logger = logging.getLogger(__name__)
 
 
-def log_exception(
-    sender: Any, *, scope: dict[str, Any], exception: Exception, **kwargs: Any
-) -> None:
-    logger.error("%s %s failed: %r", scope.get("method", "WS"), scope["path"], exception)
+def log_exception(sender: object, **kwargs: Unpack[ASGIGotRequestExceptionArgs]) -> None:
+    scope = kwargs["scope"]
+    logger.error("%s %s failed: %r", scope.get("method", "WS"), scope["path"], kwargs["exception"])
 
 
 @asynccontextmanager

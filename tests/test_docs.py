@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import types
+from collections.abc import Iterator
 from pathlib import Path
 
 from tests.support import ROOT
@@ -160,6 +161,21 @@ def test_the_readme_names_every_class_that_sends_connection_created() -> None:
 # -- what each example needs ---------------------------------------------------------------
 
 
+def runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+    """Every node of *tree* but those under ``if TYPE_CHECKING:``, which never run."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in TYPE_CHECKING_TESTS:
+            for child in node.orelse:
+                yield child
+                yield from runtime_nodes(child)
+        else:
+            yield node
+            yield from runtime_nodes(node)
+
+
+TYPE_CHECKING_TESTS = {"TYPE_CHECKING", "typing.TYPE_CHECKING"}
+
+
 def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
     """The top-level modules *path* imports, following imports within examples/."""
     seen = seen if seen is not None else set()
@@ -167,7 +183,7 @@ def imported_modules(path: Path, seen: set[Path] | None = None) -> set[str]:
         return set()
     seen.add(path)
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in runtime_nodes(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):

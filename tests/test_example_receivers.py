@@ -459,6 +459,7 @@ def test_lockout_counts_every_failure_from_many_threads(clock: Clock) -> None:
             for n in range(1000):
                 lockout.login_failed(
                     "reqsignals.auth",
+                    signal=user_login_failed,
                     credentials={"username": f"user{w}-{n}"},
                     request=environ_from("192.0.2.1"),
                 )

@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reqsignals import user_logged_in, user_logged_out, user_login_failed
+from reqsignals.types import UserLoggedInArgs, UserLoggedOutArgs, UserLoginFailedArgs
 
 from .request_info import client_ip
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack on Python 3.11+
 
 logger = logging.getLogger(__name__)
 
@@ -38,22 +42,22 @@ def _who(user: Any) -> str:
     return f"user={getattr(user, 'username', '')!r} id={getattr(user, 'id', None)}"
 
 
-def logged_in(sender: Any, *, request: Any, user: Any, **kwargs: Any) -> None:
+def logged_in(sender: object, **kwargs: Unpack[UserLoggedInArgs]) -> None:
     """The ``user_logged_in`` receiver."""
-    logger.info("login %s ip=%s", _who(user), client_ip(request))
+    logger.info("login %s ip=%s", _who(kwargs["user"]), client_ip(kwargs["request"]))
 
 
-def logged_out(sender: Any, *, request: Any, user: Any, **kwargs: Any) -> None:
+def logged_out(sender: object, **kwargs: Unpack[UserLoggedOutArgs]) -> None:
     """The ``user_logged_out`` receiver (``user`` is ``None`` if nobody was logged in)."""
-    logger.info("logout %s ip=%s", _who(user), client_ip(request))
+    logger.info("logout %s ip=%s", _who(kwargs["user"]), client_ip(kwargs["request"]))
 
 
-def login_failed(sender: Any, *, credentials: dict[str, Any], request: Any, **kwargs: Any) -> None:
+def login_failed(sender: object, **kwargs: Unpack[UserLoginFailedArgs]) -> None:
     """The ``user_login_failed`` receiver: logs the scrubbed credentials."""
     logger.warning(
         "login failed credentials=%s ip=%s",
-        json.dumps(credentials, default=repr, sort_keys=True),
-        client_ip(request),
+        json.dumps(kwargs["credentials"], default=repr, sort_keys=True),
+        client_ip(kwargs["request"]),
     )
 
 

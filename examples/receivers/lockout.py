@@ -38,11 +38,15 @@ import time
 import unicodedata
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reqsignals import user_logged_in, user_login_failed
+from reqsignals.types import UserLoggedInArgs, UserLoginFailedArgs
 
 from .request_info import client_ip
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack on Python 3.11+
 
 
 class LockedOut(Exception):
@@ -125,11 +129,10 @@ class LoginLockout:
 
     # -- the receivers ------------------------------------------------------------
 
-    def login_failed(
-        self, sender: Any, *, credentials: dict[str, Any], request: Any, **kwargs: Any
-    ) -> None:
+    def login_failed(self, sender: object, **kwargs: Unpack[UserLoginFailedArgs]) -> None:
         """The ``user_login_failed`` receiver: count a failure for the name and the address."""
-        username = credentials.get(self.username_field)
+        username = kwargs["credentials"].get(self.username_field)
+        request = kwargs["request"]
         now = self.clock()
         with self._lock:
             for key in self._keys(request, username if isinstance(username, str) else None):
@@ -137,9 +140,9 @@ class LoginLockout:
                 self._failures.setdefault(key, deque()).append(now)
             self._forget_idle(now)
 
-    def logged_in(self, sender: Any, *, request: Any, user: Any, **kwargs: Any) -> None:
+    def logged_in(self, sender: object, **kwargs: Unpack[UserLoggedInArgs]) -> None:
         """The ``user_logged_in`` receiver: the account's failures are forgiven."""
-        username = getattr(user, self.username_field, None)
+        username = getattr(kwargs["user"], self.username_field, None)
         if isinstance(username, str):
             with self._lock:
                 self._failures.pop(("username", _normal(username)), None)

@@ -23,12 +23,16 @@ see prometheus_client's multiprocess mode to aggregate them.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
 from reqsignals import request_finished
+from reqsignals.types import RequestFinishedArgs
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack on Python 3.11+
 
 
 class RequestMetrics:
@@ -69,11 +73,12 @@ class RequestMetrics:
             **histogram_options,
         )
 
-    def record(self, sender: Any, *, status: int | None, duration: float, **kwargs: Any) -> None:
+    def record(self, sender: object, **kwargs: Unpack[RequestFinishedArgs]) -> None:
         """The ``request_finished`` receiver."""
+        status = kwargs["status"]
         label = "none" if status is None else str(status)
         self.requests.labels(status=label).inc()
-        self.latency.labels(status=label).observe(duration)
+        self.latency.labels(status=label).observe(kwargs["duration"])
 
     def connect(self, sender: Any = None) -> None:
         """Count requests (of *sender* only, if given).

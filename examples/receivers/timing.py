@@ -20,26 +20,24 @@ logging (``logging.basicConfig(level=logging.INFO)``) to see them.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reqsignals import request_finished
+from reqsignals.types import RequestFinishedArgs
 
 from .request_info import method_and_path
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack on Python 3.11+
 
 logger = logging.getLogger(__name__)
 
 
-def log_request(
-    sender: Any,
-    *,
-    status: int | None,
-    duration: float,
-    environ: dict[str, Any] | None = None,
-    scope: dict[str, Any] | None = None,
-    **kwargs: Any,
-) -> None:
+def log_request(sender: object, **kwargs: Unpack[RequestFinishedArgs]) -> None:
     """The ``request_finished`` receiver: one INFO line per request."""
-    method, path = method_and_path(scope if scope is not None else environ or {})
+    scope = kwargs.get("scope")  # exactly one of scope (ASGI) and environ (WSGI) is given
+    method, path = method_and_path(scope if scope is not None else kwargs.get("environ", {}))
+    status, duration = kwargs["status"], kwargs["duration"]
     logger.info("%s %s %s %.1fms", method, path, status or "-", duration * 1000)
 
 
