@@ -1,0 +1,231 @@
+"""reqsignals.types: a TypedDict of every built-in signal's keyword arguments.
+
+Three halves of one promise: every signal has its dicts and they name what its
+docstring documents; the real sends pass exactly those keys; and ``mypy --strict``
+accepts the typed examples and receivers (``tests/typecheck/accepted.py``) and rejects
+exactly the receivers that read a wrong name or type (``tests/typecheck/rejected.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from reqsignals import signals as s
+from reqsignals.auth import (
+    Argon2Hasher,
+    MemoryBackend,
+    MemoryStore,
+    SessionAuth,
+    SQLiteStore,
+    authenticate,
+    login,
+    logout,
+)
+from reqsignals.dispatch import Signal
+from reqsignals.testing import Sent, capture
+from reqsignals.types import (
+    ASGIGotRequestExceptionArgs,
+    ASGIRequestFinishedArgs,
+    ASGIRequestStartedArgs,
+    ClassPreparedArgs,
+    ConnectionCreatedArgs,
+    CsrfFailedArgs,
+    GotRequestExceptionArgs,
+    M2MChangedArgs,
+    PostDeleteArgs,
+    PostInitArgs,
+    PostMigrateArgs,
+    PostSaveArgs,
+    PreDeleteArgs,
+    PreInitArgs,
+    PreMigrateArgs,
+    PreSaveArgs,
+    ReceiverFailedArgs,
+    RequestFinishedArgs,
+    RequestStartedArgs,
+    SessionRevokedArgs,
+    UserLockedOutArgs,
+    UserLoggedInArgs,
+    UserLoggedOutArgs,
+    UserLoginFailedArgs,
+    WSGIGotRequestExceptionArgs,
+    WSGIRequestFinishedArgs,
+    WSGIRequestStartedArgs,
+)
+from tests.support import ROOT
+from tests.typecheck import accepted
+
+#: Each built-in signal's dicts: for either middleware first, then WSGI's and ASGI's.
+ARGS: dict[Signal, tuple[type, ...]] = {
+    s.request_started: (RequestStartedArgs, WSGIRequestStartedArgs, ASGIRequestStartedArgs),
+    s.got_request_exception: (
+        GotRequestExceptionArgs,
+        WSGIGotRequestExceptionArgs,
+        ASGIGotRequestExceptionArgs,
+    ),
+    s.request_finished: (RequestFinishedArgs, WSGIRequestFinishedArgs, ASGIRequestFinishedArgs),
+    s.user_logged_in: (UserLoggedInArgs,),
+    s.user_logged_out: (UserLoggedOutArgs,),
+    s.user_login_failed: (UserLoginFailedArgs,),
+    s.connection_created: (ConnectionCreatedArgs,),
+    s.receiver_failed: (ReceiverFailedArgs,),
+    s.csrf_failed: (CsrfFailedArgs,),
+    s.user_locked_out: (UserLockedOutArgs,),
+    s.session_revoked: (SessionRevokedArgs,),
+    s.pre_init: (PreInitArgs,),
+    s.post_init: (PostInitArgs,),
+    s.pre_save: (PreSaveArgs,),
+    s.post_save: (PostSaveArgs,),
+    s.pre_delete: (PreDeleteArgs,),
+    s.post_delete: (PostDeleteArgs,),
+    s.m2m_changed: (M2MChangedArgs,),
+    s.class_prepared: (ClassPreparedArgs,),
+    s.pre_migrate: (PreMigrateArgs,),
+    s.post_migrate: (PostMigrateArgs,),
+}
+
+
+def keys(args: type) -> set[str]:
+    return set(args.__required_keys__) | set(args.__optional_keys__)  # type: ignore[attr-defined]
+
+
+def required(args: type) -> set[str]:
+    return set(args.__required_keys__)  # type: ignore[attr-defined]
+
+
+# -- every signal has its dicts --------------------------------------------------------
+
+
+def test_every_built_in_signal_has_its_typed_dicts() -> None:
+    assert list(ARGS) == list(s.ALL_SIGNALS)
+
+
+def test_either_middlewares_dict_is_the_wsgi_and_the_asgi_one_with_optional_request() -> None:
+    for either, wsgi, asgi in (ARGS[sig] for sig in ARGS if len(ARGS[sig]) == 3):
+        assert keys(wsgi) == required(wsgi) == required(either) | {"environ"}
+        assert keys(asgi) == required(asgi) == required(either) | {"scope"}
+        assert keys(either) - required(either) == {"environ", "scope"}
+
+
+# -- the real sends pass exactly those keys ----------------------------------------------
+
+
+def assert_sent_keys(sent: Iterable[Sent], kind: str) -> None:
+    """Each send's keys are its signal's dict's keys (for *kind*: "wsgi" or "asgi")."""
+    for one in sent:
+        dicts = ARGS[one.signal]
+        exact = dicts[1 if kind == "wsgi" else 2] if len(dicts) == 3 else dicts[0]
+        assert set(one.kwargs) | {"signal"} == keys(exact), one
+
+
+def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) -> None:
+    users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+    user = users.add_user("grace", "a long enough password")
+    auth = SessionAuth(secret_key="test", store=MemoryStore(), backends=[users])
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        assert authenticate(environ, username="grace", password="wrong") is None
+        login(environ, user)
+        logout(environ)
+        start_response("204 No Content", [])
+        return []
+
+    auth_signals = (s.user_login_failed, s.user_logged_in, s.user_logged_out)
+    with (
+        capture(*auth_signals) as cap,
+        httpx.Client(
+            transport=httpx.WSGITransport(app=auth.wrap(app)), base_url="http://t"
+        ) as client,
+    ):
+        assert client.get("/").status_code == 204
+    assert cap.names == ["user_login_failed", "user_logged_in", "user_logged_out"]
+    assert_sent_keys(cap, "wsgi")
+    # The typed receivers read what was sent without a KeyError.
+    typed = [accepted.login_failed, accepted.logged_in, accepted.logged_out]
+    read = [fn(one.sender, signal=one.signal, **one.kwargs) for fn, one in zip(typed, cap)]
+    assert read == ["grace", "grace", False]
+
+    store = SQLiteStore(tmp_path / "sessions.db")
+    try:
+        with capture(s.connection_created) as cap:
+            assert store.load("no such session") is None
+    finally:
+        store.close()
+    assert cap.names == ["connection_created"]
+    assert_sent_keys(cap, "wsgi")
+
+
+# -- mypy --strict accepts the typed receivers and rejects the wrong ones ----------------
+
+ACCEPTED = ["examples", "tests/typecheck/accepted.py"]
+REJECTED = "tests/typecheck/rejected.py"
+
+
+@pytest.fixture(scope="module")
+def mypy_errors(request: pytest.FixtureRequest) -> dict[str, list[tuple[int, str]]]:
+    """One ``mypy --strict`` run, with the project's settings (Python 3.10), over the
+    examples and both receiver files: the errors by file, as ``(line, message)``."""
+    cache = request.config.cache  # kept between runs, so a rerun takes a second or two
+    if cache is not None:
+        cache_dir = cache.mkdir("mypy")
+    else:
+        cache_dir = request.getfixturevalue("tmp_path_factory").mktemp("mypy")
+    command = [sys.executable, "-m", "mypy", "--config-file", "pyproject.toml", "--strict"]
+    command += ["--cache-dir", str(cache_dir), "--no-pretty", "--no-error-summary"]
+    result = subprocess.run(
+        [*command, "--no-color-output", *ACCEPTED, REJECTED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode in (0, 1), result.stdout + result.stderr  # 2: mypy itself failed
+    errors: dict[str, list[tuple[int, str]]] = {}
+    for line in result.stdout.splitlines():
+        match = re.match(r"(.+?):(\d+): (error|note): (.*)", line)
+        assert match, line
+        if match[3] == "error":
+            errors.setdefault(Path(match[1]).as_posix(), []).append((int(match[2]), match[4]))
+    return errors
+
+
+def expected_errors(path: Path) -> list[tuple[int, str]]:
+    """The ``# E: message`` comments of *path*, each for the next line that is not one."""
+    expected, pending = [], []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        comment = re.match(r"\s*# E: (.*)", line)
+        if comment:
+            pending.append(comment[1])
+        else:
+            expected += [(number, message) for message in pending]
+            pending = []
+    return expected
+
+
+def test_mypy_strict_accepts_the_typed_examples_and_receivers(
+    mypy_errors: dict[str, list[tuple[int, str]]],
+) -> None:
+    assert {path: e for path, e in mypy_errors.items() if path != REJECTED} == {}
+
+
+def test_mypy_strict_rejects_exactly_the_receivers_that_read_a_wrong_name_or_type(
+    mypy_errors: dict[str, list[tuple[int, str]]],
+) -> None:
+    expected = expected_errors(ROOT / REJECTED)
+    assert len(expected) == 14  # one per receiver in the file
+    assert mypy_errors.get(REJECTED) == expected
+
+
+def test_every_receiver_in_the_examples_is_typed() -> None:
+    files = sorted((ROOT / "examples").rglob("*.py"))
+    kwargs = [(f.name, k) for f in files for k in re.findall(r"\*\*kwargs: [^)]*", f.read_text())]
+    assert len(kwargs) >= 9  # every example receiver, counted
+    assert [k for k in kwargs if "Unpack[" not in k[1]] == []
