@@ -38,7 +38,7 @@ from examples.receivers.prometheus import RequestMetrics
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
 
-class ExampleConfig(AppConfig):  # type: ignore[misc]  # Django ships no type hints
+class ExampleConfig(AppConfig):
     name = "examples.django_app"
     label = "example"
 

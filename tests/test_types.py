@@ -149,7 +149,11 @@ def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) ->
     assert cap.names == ["user_login_failed", "user_logged_in", "user_logged_out"]
     assert_sent_keys(cap, "wsgi")
     # The typed receivers read what was sent without a KeyError.
-    typed = [accepted.login_failed, accepted.logged_in, accepted.logged_out]
+    typed: list[Callable[..., object]] = [
+        accepted.login_failed,
+        accepted.logged_in,
+        accepted.logged_out,
+    ]
     read = [fn(one.sender, signal=one.signal, **one.kwargs) for fn, one in zip(typed, cap)]
     assert read == ["grace", "grace", False]
 
