@@ -179,8 +179,15 @@ class Argon2Hasher:
         takes as long to refuse as a wrong password (Django ticket #20760). Over-long
         passwords are refused without hashing, exactly as :meth:`verify` does.
         """
+        if not self._acceptable(password):
+            return False
         if self._dummy_hash is None:
-            # Hashed once per hasher, with its parameters; a race only hashes twice.
+            # The first unknown user of this hasher makes the dummy hash, and that hash
+            # is the one computation it spends: hashing and verifying each run Argon2
+            # once with the same parameters. Verifying as well would make the first
+            # unknown user cost twice a wrong password, a one-shot enumeration signal.
+            # A race only hashes twice.
             self._dummy_hash = self._ph.hash(secrets.token_urlsafe(32))
+            return False
         self.verify(self._dummy_hash, password)
         return False

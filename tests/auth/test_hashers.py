@@ -114,10 +114,10 @@ def test_over_long_password_fails_fast(
     assert hasher.verify(encoded, too_long.encode()) is False
     assert hasher.dummy_verify(too_long) is False
     assert counting.verifies == 0
-    assert counting.hashes == 1  # the dummy hash, made once; nothing for the password
+    assert counting.hashes == 0  # not even the dummy hash
     with pytest.raises(ValueError, match="longer than 4096 characters"):
         hasher.hash(too_long)
-    assert counting.hashes == 1
+    assert counting.hashes == 0
 
 
 def test_max_password_length_is_configurable(counting: CountingPasswordHasher) -> None:
@@ -146,8 +146,9 @@ def test_dummy_verify_does_the_same_work(
 ) -> None:
     assert hasher.dummy_verify("anything") is False
     assert hasher.dummy_verify("anything") is False
-    assert counting.verifies == 2
-    assert counting.hashes == 1  # the dummy hash is made once
+    # The first call's one computation is making the dummy hash; later ones verify it.
+    assert counting.verifies == 1
+    assert counting.hashes == 1
     dummy = hasher._dummy_hash
     assert dummy is not None
     # made with this hasher's parameters, so it costs what a real verify costs
@@ -164,3 +165,36 @@ def test_needs_rehash(hasher: Argon2Hasher) -> None:
 def test_password_hasher_excludes_parameters(counting: CountingPasswordHasher) -> None:
     with pytest.raises(TypeError, match="not both"):
         Argon2Hasher(password_hasher=counting, time_cost=2)
+
+
+def argon2_runs(counting: CountingPasswordHasher) -> int:
+    return counting.hashes + counting.verifies
+
+
+@pytest.mark.parametrize("backend_kind", ["memory", "sqlite"])
+def test_the_first_unknown_user_costs_what_a_wrong_password_costs(
+    backend_kind: str, tmp_path: Any
+) -> None:
+    # Each refusal is one run of Argon2 with the hasher's parameters, the first unknown
+    # user of the process included (it used to cost a hash and a verify: twice).
+    from reqsignals.auth import MemoryBackend, SQLiteBackend
+
+    counting = CountingPasswordHasher(**CHEAP)
+    hasher = Argon2Hasher(password_hasher=counting)
+    backend: Any
+    if backend_kind == "memory":
+        backend = MemoryBackend(hasher=hasher)
+        backend.add_user("ada", "right")
+    else:
+        backend = SQLiteBackend(str(tmp_path / "users.db"), hasher=hasher)
+        backend.create_user("ada", "right")
+    try:
+        costs = []
+        for username, password in [("nobody", "x"), ("ada", "wrong"), ("nobody2", "x")]:
+            before = argon2_runs(counting)
+            assert backend.authenticate(None, username=username, password=password) is None
+            costs.append(argon2_runs(counting) - before)
+        assert costs == [1, 1, 1]
+    finally:
+        if backend_kind == "sqlite":
+            backend.close()
