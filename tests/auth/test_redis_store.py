@@ -83,8 +83,17 @@ def test_each_event_loop_gets_its_own_async_client(redis_server: Server) -> None
     assert clients[0] is not clients[1]
 
 
-def test_unreachable_redis_is_a_clear_error_without_the_password() -> None:
-    url = f"redis://user:hunter2@127.0.0.1:{free_port()}/0"
+@pytest.mark.parametrize(
+    "where",
+    ["netloc", "query"],
+)
+def test_unreachable_redis_is_a_clear_error_without_the_password(where: str) -> None:
+    port = free_port()
+    url = (
+        f"redis://user:hunter2@127.0.0.1:{port}/0"
+        if where == "netloc"
+        else f"redis://user@127.0.0.1:{port}/0?password=hunter2"
+    )
     store = RedisStore(url, **FAST_FAIL)
     calls: list[Callable[[], Any]] = [
         lambda: store.load("t"),
@@ -97,7 +106,7 @@ def test_unreachable_redis_is_a_clear_error_without_the_password() -> None:
         with pytest.raises(SessionStoreUnavailable, match=r"127\.0\.0\.1") as info:
             call()
         assert "hunter2" not in str(info.value)
-        assert "user:***@" in str(info.value)
+        assert ("user:***@" if where == "netloc" else "password=***") in str(info.value)
     assert "hunter2" not in repr(store)
 
     async def async_calls() -> None:
@@ -120,6 +129,17 @@ def test_unreachable_redis_is_a_clear_error_without_the_password() -> None:
     [
         pytest.param("redis://127.0.0.1:1/0", "redis://127.0.0.1:1/0", id="no-password"),
         pytest.param("redis://:pw@h:1/0", "redis://:***@h:1/0", id="password-only"),
+        pytest.param(
+            "redis://h:1/0?password=hunter2&db=2",
+            "redis://h:1/0?password=***&db=2",
+            id="query-password",
+        ),
+        pytest.param(
+            "rediss://u:a@h/0?ssl_cert_reqs=none&Password=b&pass%77ord=c",
+            "rediss://u:***@h/0?ssl_cert_reqs=none&Password=***&pass%77ord=***",
+            id="both-and-spelled-otherwise",
+        ),
+        pytest.param("redis://[::1/0", "<unparsable URL>", id="unparsable"),
     ],
 )
 def test_repr_hides_passwords(url: str, shown: str) -> None:

@@ -8,7 +8,7 @@ import time
 import weakref
 from collections.abc import Collection, Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
@@ -41,12 +41,27 @@ _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rpartition("@")[2]
-    user = f"{parts.username}:" if parts.username else ":"
-    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))
+    """*url* with its password hidden, whether in the netloc or as ``?password=``
+    (redis-py reads both)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL at all: it may be anything, show nothing of it
+        return "<unparsable URL>"
+    if parts.password is not None:
+        netloc = parts.netloc.rpartition("@")[2]
+        user = f"{parts.username}:" if parts.username else ":"
+        parts = parts._replace(netloc=f"{user}***@{netloc}")
+    if parts.query:
+        # Every parameter's value is kept but a password's: each is split by hand, so
+        # the query keeps its exact spelling (parse_qsl would re-encode it).
+        fields = []
+        for field in parts.query.split("&"):
+            name, sep, _ = field.partition("=")
+            if sep and unquote_plus(name).strip().lower() == "password":
+                field = f"{name}=***"
+            fields.append(field)
+        parts = parts._replace(query="&".join(fields))
+    return urlunsplit(parts)
 
 
 class RedisStore(SessionStore):
