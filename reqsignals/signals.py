@@ -212,7 +212,8 @@ pre_migrate = Signal(
     doc="""Sent before a migration run.
 
     ``sender`` is ``"alembic"``. Keyword arguments: ``plan`` (the revisions and the
-    direction) and ``using`` (the bind).
+    direction), ``using`` (the bind's name) and ``connection`` (the connection the
+    migrations run on).
     """,
 )
 
@@ -220,7 +221,8 @@ post_migrate = Signal(
     "post_migrate",
     doc="""Sent after a migration run that succeeded (never after a failed one).
 
-    ``sender`` is ``"alembic"``. Keyword arguments: ``plan`` and ``using``.
+    ``sender`` is ``"alembic"``. Keyword arguments: ``plan``, ``using`` and
+    ``connection``.
     """,
 )
 

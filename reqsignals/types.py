@@ -279,7 +279,7 @@ class PostInitArgs(SignalArgs):
 
 class _InstanceArgs(SignalArgs):
     instance: Any
-    using: str | None
+    using: str
 
 
 class PreSaveArgs(_InstanceArgs):
@@ -317,12 +317,15 @@ class ClassPreparedArgs(SignalArgs):
 
 
 class _MigrateArgs(SignalArgs):
-    plan: Any
-    using: Any
+    plan: list[Any]
+    using: str | None
+    connection: Any
 
 
 class PreMigrateArgs(_MigrateArgs):
-    """``pre_migrate``: the ``plan`` (revisions and direction) and the bind (``using``)."""
+    """``pre_migrate``: the ``plan`` (a list of ``(migration, backwards)`` steps: see
+    ``reqsignals.contrib.alembic.MigrationStep``), the bind's name (``using``) and the
+    ``connection`` the migrations run on."""
 
 
 class PostMigrateArgs(_MigrateArgs):
