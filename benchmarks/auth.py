@@ -139,7 +139,7 @@ def main() -> None:
 
     with redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp:
         memory = MemoryBackend(hasher=CHEAP)
-        memory.add_user("ada", "benchmark-pw")
+        memory.create_user("ada", "benchmark-pw")
         users = SQLiteBackend(Path(tmp) / "users.db", hasher=CHEAP)
         users.create_user("ada", "benchmark-pw")
         sqlite = SQLiteStore(Path(tmp) / "sessions.db")

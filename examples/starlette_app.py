@@ -40,10 +40,10 @@ from examples.receivers.lockout import LockedOut, LoginLockout
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.auth import (
     Argon2Hasher,
+    ASGISessionMiddleware,
     MemoryBackend,
     MemoryStore,
     SessionAuth,
-    SessionMiddleware,
     aauthenticate,
     alogin,
     alogout,
@@ -55,7 +55,7 @@ DEMO_USER = ("ada", "correct horse battery staple")
 
 # Cheap hashing keeps the demo snappy; in production drop hasher= for the defaults.
 users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
-users.add_user(*DEMO_USER)
+users.create_user(*DEMO_USER)
 auth = SessionAuth(
     secret_key=os.environ.get("SECRET_KEY", "dev-only-not-secret"),
     store=MemoryStore(),
@@ -141,7 +141,7 @@ app = Starlette(
     middleware=[
         # Outermost first: the signals see the whole request, session loading included.
         Middleware(SignalsMiddleware),
-        Middleware(SessionMiddleware, auth=auth),
+        Middleware(ASGISessionMiddleware, auth=auth),
     ],
     lifespan=lifespan,
 )

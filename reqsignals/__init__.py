@@ -2,6 +2,8 @@
 
 # No `from __future__ import annotations` here: it would make `reqsignals.annotations`
 # a public-looking name, and this module has no annotations to postpone.
+
+from ._deprecation import ReqsignalsDeprecationWarning
 from ._wrap import wrap
 from .dispatch import Signal, receiver
 from .signals import (
@@ -31,6 +33,7 @@ from .signals import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "ReqsignalsDeprecationWarning",
     "Signal",
     "__version__",
     "class_prepared",

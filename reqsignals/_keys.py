@@ -17,3 +17,19 @@ REPORTED_KEY = "reqsignals.exception_reported"
 #: integration for the ASGI middleware to report (with ``asend``, in the request's
 #: task) once the app returns.
 HANDLED_KEY = "reqsignals.handled_exception"
+
+# Session auth (reqsignals.auth)
+
+#: The :class:`~reqsignals.auth.SessionAuth` whose session middleware handles the request.
+AUTH_KEY = "reqsignals.auth"
+
+#: The request's :class:`~reqsignals.auth.Session`.
+SESSION_KEY = "reqsignals.session"
+
+#: The request's user once loaded (or :data:`~reqsignals.auth.ANONYMOUS`).
+USER_KEY = "reqsignals.user"
+
+#: ASGI only: the session again and the user, where Starlette's ``request.session`` and
+#: ``request.user`` read them (Starlette's own names, so not namespaced).
+STARLETTE_SESSION_KEY = "session"
+STARLETTE_USER_KEY = "user"

@@ -201,7 +201,7 @@ PASSWORD = "hunter2-but-longer"
 def login_app() -> Any:
     """A bare WSGI app with session auth: /login?u=&p=, /logout."""
     users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
-    users.add_user("grace", PASSWORD)
+    users.create_user("grace", PASSWORD)
     auth = SessionAuth(secret_key="test", store=MemoryStore(), backends=[users])
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

@@ -11,90 +11,56 @@ Example::
     )
     app = auth.wrap(app)
 
-Names are imported on first use, so ``reqsignals.auth.scrub`` works without the
-``auth`` extra, and ``RedisStore`` needs ``redis`` only when used.
+Needs the ``auth`` extra; :class:`RedisStore` also needs ``redis`` (the ``redis``
+extra), and only when it is used.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
+from .._deprecation import warn_deprecated
+from ..scrub import MASK, ScrubRule, scrub_credentials, scrub_headers
 from ..signals import csrf_failed, user_logged_in, user_logged_out, user_login_failed
+from . import stores as _stores
+from .backends import AuthBackend, MemoryBackend, SQLiteBackend
+from .config import SessionAuth
+from .csrf import CSRF, csrf_input, csrf_token
+from .exceptions import (
+    AuthError,
+    PermissionDenied,
+    SessionError,
+    SessionStoreUnavailable,
+    SessionTooLarge,
+)
+from .flow import (
+    ANONYMOUS,
+    AnonymousUser,
+    aauthenticate,
+    aget_user,
+    alogin,
+    alogout,
+    authenticate,
+    get_user,
+    login,
+    logout,
+    update_session_auth_hash,
+)
+from .hashers import Argon2Hasher
+from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
+from .sessions import Session, SessionConfig, get_auth, get_session
+from .stores import CookieStore, MemoryStore, SessionStore, SQLiteStore
+from .users import User, session_auth_hash
 
 if TYPE_CHECKING:
-    from .backends import AuthBackend, MemoryBackend, SQLiteBackend
-    from .csrf import CSRF, csrf_input, csrf_token
-    from .errors import SessionError, SessionStoreUnavailable, SessionTooLarge
-    from .exceptions import AuthError, PermissionDenied
-    from .flow import (
-        ANONYMOUS,
-        AnonymousUser,
-        aauthenticate,
-        aget_user,
-        alogin,
-        alogout,
-        authenticate,
-        get_user,
-        login,
-        logout,
-        update_session_auth_hash,
-    )
-    from .hashers import Argon2Hasher
-    from .middleware import SessionAuth, SessionMiddleware, WSGISessionMiddleware
-    from .scrub import MASK, ScrubRule, scrub_credentials, scrub_headers
-    from .sessions import Session, get_auth, get_session
-    from .stores import CookieStore, MemoryStore, SessionStore, SQLiteStore
+    # Only for type checkers: at run time RedisStore comes from __getattr__ below.
     from .stores.redis import RedisStore
-    from .users import User, session_auth_hash
-
-_WHERE = {
-    "AuthBackend": "backends",
-    "MemoryBackend": "backends",
-    "SQLiteBackend": "backends",
-    "CSRF": "csrf",
-    "csrf_input": "csrf",
-    "csrf_token": "csrf",
-    "SessionError": "errors",
-    "SessionStoreUnavailable": "errors",
-    "SessionTooLarge": "errors",
-    "AuthError": "exceptions",
-    "PermissionDenied": "exceptions",
-    "ANONYMOUS": "flow",
-    "AnonymousUser": "flow",
-    "aauthenticate": "flow",
-    "aget_user": "flow",
-    "alogin": "flow",
-    "alogout": "flow",
-    "authenticate": "flow",
-    "get_user": "flow",
-    "login": "flow",
-    "logout": "flow",
-    "update_session_auth_hash": "flow",
-    "Argon2Hasher": "hashers",
-    "SessionAuth": "middleware",
-    "SessionMiddleware": "middleware",
-    "WSGISessionMiddleware": "middleware",
-    "MASK": "scrub",
-    "ScrubRule": "scrub",
-    "scrub_credentials": "scrub",
-    "scrub_headers": "scrub",
-    "Session": "sessions",
-    "get_auth": "sessions",
-    "get_session": "sessions",
-    "CookieStore": "stores",
-    "MemoryStore": "stores",
-    "SessionStore": "stores",
-    "SQLiteStore": "stores",
-    "RedisStore": "stores.redis",
-    "User": "users",
-    "session_auth_hash": "users",
-}
 
 __all__ = [
     "ANONYMOUS",
     "CSRF",
     "MASK",
+    "ASGISessionMiddleware",
     "AnonymousUser",
     "Argon2Hasher",
     "AuthBackend",
@@ -109,8 +75,8 @@ __all__ = [
     "ScrubRule",
     "Session",
     "SessionAuth",
+    "SessionConfig",
     "SessionError",
-    "SessionMiddleware",
     "SessionStore",
     "SessionStoreUnavailable",
     "SessionTooLarge",
@@ -140,12 +106,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # looked up once
-    return value
+    if name == "RedisStore":
+        # Imported on first use: redis is an optional dependency (the redis extra),
+        # and importing reqsignals.auth must work without it.
+        return _stores.RedisStore
+    if name == "SessionMiddleware":
+        warn_deprecated("reqsignals.auth.SessionMiddleware", "ASGISessionMiddleware")
+        return ASGISessionMiddleware
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

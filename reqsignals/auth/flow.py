@@ -18,17 +18,15 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .._keys import STARLETTE_USER_KEY, USER_KEY
 from ..dispatch import Signal, is_async_callable
+from ..scrub import scrub_credentials
 from ..signals import user_logged_in, user_logged_out, user_login_failed
 from .exceptions import PermissionDenied
-from .scrub import scrub_credentials
-from .sessions import Session, _namespace, get_auth, get_session
+from .sessions import Session, SessionConfig, _namespace, get_auth, get_session
 from .users import session_auth_hash, session_auth_hash_matches
-
-if TYPE_CHECKING:
-    from .middleware import SessionAuth
 
 __all__ = [
     "ANONYMOUS",
@@ -48,8 +46,6 @@ __all__ = [
 SESSION_USER_ID = "_auth_user_id"
 SESSION_BACKEND = "_auth_user_backend"
 SESSION_HASH = "_auth_user_hash"
-#: Where the request's user is kept once loaded (scope or environ).
-USER_KEY = "reqsignals.user"
 #: The sender of ``user_login_failed``.
 LOGIN_FAILED_SENDER = "reqsignals.auth"
 
@@ -93,7 +89,7 @@ def _class_path(backend: object) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def _backend_path(auth: SessionAuth, backend: object) -> str | None:
+def _backend_path(auth: SessionConfig, backend: object) -> str | None:
     """The name *backend* is kept under in the session: its class path, plus ``#n``
     when several configured backends share that class (two SQLiteBackend files must
     never load each other's users). ``None`` if it is not one of *auth*'s backends."""
@@ -105,7 +101,7 @@ def _backend_path(auth: SessionAuth, backend: object) -> str | None:
     return None
 
 
-def _find_backend(auth: SessionAuth, path: object) -> object | None:
+def _find_backend(auth: SessionConfig, path: object) -> object | None:
     for backend in auth.backends:
         if _backend_path(auth, backend) == path:
             return backend
@@ -183,10 +179,10 @@ def _remember(request: Any, user: Any) -> None:
     space = _space(request)
     space[USER_KEY] = user
     if "type" in space:  # an ASGI scope: Starlette's request.user reads scope["user"]
-        space["user"] = user
+        space[STARLETTE_USER_KEY] = user
 
 
-def _annotate(auth: SessionAuth, user: Any, backend: object) -> Any:
+def _annotate(auth: SessionConfig, user: Any, backend: object) -> Any:
     # A user object that takes no new attributes: login() is told the backend instead.
     with contextlib.suppress(AttributeError):
         user.backend = _backend_path(auth, backend)
@@ -196,7 +192,7 @@ def _annotate(auth: SessionAuth, user: Any, backend: object) -> Any:
 # -- authenticate --------------------------------------------------------------------
 
 
-def _candidates(auth: SessionAuth, request: Any, credentials: Mapping[str, Any]) -> list[object]:
+def _candidates(auth: SessionConfig, request: Any, credentials: Mapping[str, Any]) -> list[object]:
     if not auth.backends:
         raise RuntimeError("SessionAuth has no backends: pass backends=[...] to authenticate users")
     found = []
@@ -408,14 +404,14 @@ async def alogout(request: Any) -> None:
 # -- the request's user --------------------------------------------------------------
 
 
-def _stored_backend(request: Any) -> tuple[Session, SessionAuth, Any, object | None]:
+def _stored_backend(request: Any) -> tuple[Session, SessionConfig, Any, object | None]:
     session, auth = get_session(request), get_auth(request)
     user_id = session.get(SESSION_USER_ID)
     backend = None if user_id is None else _find_backend(auth, session.get(SESSION_BACKEND))
     return session, auth, user_id, backend
 
 
-def _checked(request: Any, session: Session, auth: SessionAuth, user: Any) -> Any:
+def _checked(request: Any, session: Session, auth: SessionConfig, user: Any) -> Any:
     if user is None:
         return ANONYMOUS
     stored = session.get(SESSION_HASH)

@@ -1,304 +1,22 @@
-"""SessionAuth and the WSGI and ASGI session middleware."""
+"""The session middlewares: :class:`WSGISessionMiddleware` and :class:`ASGISessionMiddleware`.
+
+Each opens the request's session through its :class:`~reqsignals.auth.SessionAuth`,
+puts it on the request, and has it saved when the response starts.
+:meth:`SessionAuth.wrap <reqsignals.auth.SessionAuth.wrap>` picks the right one.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-from collections.abc import Generator, Iterable, Sequence
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any
 
-from itsdangerous import BadData, TimestampSigner
-
-from .._wrap import guess_interface
+from .._deprecation import deprecated_names
+from .._keys import AUTH_KEY, SESSION_KEY, STARLETTE_SESSION_KEY, STARLETTE_USER_KEY
 from ..types import ASGIApp, Environ, Message, Receive, Scope, Send, StartResponse, WSGIApp
-from .errors import SessionTooLarge
 from .flow import aget_user
-from .sessions import AUTH_KEY, SESSION_KEY, Session
-from .stores.base import SessionStore
+from .sessions import SessionConfig
 
-__all__ = ["SessionAuth", "SessionMiddleware", "WSGISessionMiddleware"]
-
-logger = logging.getLogger("reqsignals.auth")
-
-#: Browsers keep cookies of up to 4096 bytes, name and value together (RFC 6265 6.1).
-MAX_COOKIE_SIZE = 4093
-TWO_WEEKS = 14 * 24 * 3600
-_SAME_SITE = {"lax": "Lax", "strict": "Strict", "none": "None"}
-
-# A store call the commit logic asks for: (method name, arguments). The sync driver
-# calls store.<name>(...), the async one awaits store.a<name>(...).
-_Step = tuple[str, tuple[Any, ...]]
-
-
-def _cookie_value(header: str, name: str) -> str | None:
-    # The first cookie of that name wins: browsers send the most specific path first
-    # (RFC 6265 5.4). Values are never unquoted beyond a pair of double quotes.
-    if name not in header:
-        return None
-    for part in header.split(";"):
-        key, sep, value = part.partition("=")
-        if sep and key.strip() == name:
-            value = value.strip()
-            if len(value) >= 2 and value[0] == value[-1] == '"':
-                value = value[1:-1]
-            return value
-    return None
-
-
-def _type_names(keys: object) -> str:
-    if isinstance(keys, (list, tuple)):
-        return f"a {type(keys).__name__} of {', '.join(sorted({type(k).__name__ for k in keys}))}"
-    return type(keys).__name__
-
-
-class SessionAuth:
-    """The session and login configuration for one app.
-
-    ``auth.wrap(app)`` installs the session middleware around any WSGI or ASGI app; the
-    app then finds its :class:`Session` with :func:`get_session` (ASGI: also at
-    ``scope["session"]``, so Starlette's ``request.session`` works).
-
-    The cookie holds a value signed with the first secret key (HMAC-SHA256 with a
-    timestamp, by itsdangerous); every key verifies, so keys rotate without logging
-    anyone out: put the new key first, drop the old one after ``max_age``. A cookie
-    that is tampered with, expired, malformed or over 4 KB is ignored: the request gets
-    a new, empty session and the client is told to drop the cookie.
-
-    Args:
-        secret_key: a secret, or a list of secrets (the first signs, all verify).
-        store: where session data lives; default ``SQLiteStore()``
-            (``reqsignals-sessions.db`` in the working directory).
-        backends: the authentication backends, for the login flow.
-        cookie_name: the cookie's name.
-        max_age: seconds a session lives after its last write — in the cookie's
-            ``Max-Age``, the signature's timestamp and the store's expiry.
-        path: the cookie's ``Path``.
-        domain: the cookie's ``Domain`` (none by default: this host only).
-        same_site: ``"lax"``, ``"strict"`` or ``"none"`` (which implies ``Secure``).
-        https_only: always mark the cookie ``Secure``; otherwise it is marked so when
-            the request came over HTTPS.
-        salt: separates these signatures from others made with the same key.
-
-    Raises:
-        ValueError: an empty secret key, a bad ``same_site``, cookie name or ``max_age``.
-        TypeError: a secret key that is not ``str`` or ``bytes``, a store class or a
-            path instead of a store, or one backend instead of a list of them.
-
-    Example::
-
-        auth = SessionAuth(secret_key=["new-key", "old-key"], store=SQLiteStore("s.db"))
-        app = auth.wrap(app)
-    """
-
-    def __init__(
-        self,
-        secret_key: str | bytes | Sequence[str | bytes],
-        store: SessionStore | None = None,
-        *,
-        backends: Iterable[object] = (),
-        cookie_name: str = "session",
-        max_age: int = TWO_WEEKS,
-        path: str = "/",
-        domain: str | None = None,
-        same_site: Literal["lax", "strict", "none"] = "lax",
-        https_only: bool = False,
-        salt: str = "reqsignals.session",
-    ) -> None:
-        keys = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
-        if not isinstance(keys, Sequence) or not all(isinstance(k, (str, bytes)) for k in keys):
-            # The type only: never the value, which may be a secret.
-            raise TypeError(
-                "secret_key must be a str or bytes secret, or a list of them (the first "
-                f"signs), got {_type_names(keys)}; read it from your configuration, e.g. "
-                "os.environ['SESSION_SECRET']"
-            )
-        if not keys or not all(keys):
-            raise ValueError("secret_key must be a non-empty secret or a list of them")
-        if isinstance(store, (type, str, bytes, os.PathLike)):
-            fix = (
-                f"{store.__name__}()"
-                if isinstance(store, type)
-                else f"SQLiteStore({os.fsdecode(store)!r})"
-            )
-            raise TypeError(f"store must be a session store instance, got {store!r}: pass {fix}")
-        if hasattr(backends, "authenticate"):
-            raise TypeError(
-                f"backends takes a list of backends, got one {type(backends).__name__}: "
-                "write backends=[...]"
-            )
-        if same_site not in _SAME_SITE:
-            raise ValueError(f"same_site must be 'lax', 'strict' or 'none', got {same_site!r}")
-        if not cookie_name or not cookie_name.isascii() or any(c in cookie_name for c in '=;, "'):
-            raise ValueError(f"cookie_name must be a plain token, got {cookie_name!r}")
-        if max_age <= 0:
-            raise ValueError(f"max_age must be a positive number of seconds, got {max_age!r}")
-        if store is None:
-            from .stores.sqlite import SQLiteStore
-
-            store = SQLiteStore()
-        self.store = store
-        self.backends = tuple(backends)
-        self.cookie_name = cookie_name
-        self.max_age = int(max_age)
-        self.path = path
-        self.domain = domain
-        self.same_site = same_site
-        self.https_only = https_only or same_site == "none"
-        #: The secret keys as bytes, the signing one first (for other HMACs, e.g. the
-        #: login flow's session hash, that must rotate with the cookie's).
-        self.secret_keys = tuple(k.encode() if isinstance(k, str) else k for k in keys)
-        # itsdangerous signs with the last key of its list; ours signs with the first.
-        self._signer = TimestampSigner(
-            list(reversed(self.secret_keys)), salt=salt, digest_method=hashlib.sha256
-        )
-        attrs = f"Path={path}" + (f"; Domain={domain}" if domain else "")
-        flags = f"HttpOnly; SameSite={_SAME_SITE[same_site]}"
-        self._set_attrs = f"; {attrs}; Max-Age={self.max_age}; {flags}"
-        expired = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
-        self._delete_attrs = f"=; {attrs}; {expired}; {flags}"
-
-    def __repr__(self) -> str:
-        return f"SessionAuth(store={self.store!r}, cookie_name={self.cookie_name!r})"
-
-    # Installing
-
-    def wrap(self, app: Any, *, interface: Literal["wsgi", "asgi"] | None = None) -> Any:
-        """Wrap *app* in the session middleware for its interface.
-
-        An ``async def`` callable (or an object with an ``async def __call__``) is taken
-        for ASGI, anything else for WSGI; *interface* overrides the guess (for a sync
-        callable that returns an awaitable, say).
-
-        Returns:
-            a :class:`SessionMiddleware` (ASGI) or :class:`WSGISessionMiddleware`.
-
-        Raises:
-            TypeError: *app* is not callable.
-            ValueError: *interface* is not ``"wsgi"``, ``"asgi"`` or ``None``.
-        """
-        if guess_interface(app, interface) == "asgi":
-            return SessionMiddleware(app, auth=self)
-        return WSGISessionMiddleware(app, auth=self)
-
-    def close(self) -> None:
-        """Close the store's connections."""
-        self.store.close()
-
-    async def aclose(self) -> None:
-        """Close the store's connections from async code."""
-        await self.store.aclose()
-
-    # Cookies
-
-    def _verify(self, value: str | None) -> str | None:
-        if value is None or len(value) > MAX_COOKIE_SIZE or not value.isascii():
-            return None
-        try:
-            return self._signer.unsign(value, max_age=self.max_age).decode("ascii")
-        except (BadData, ValueError):
-            return None
-
-    def _set_cookie(self, token: str, secure: bool) -> str:
-        value = self._signer.sign(token).decode("ascii")
-        if len(self.cookie_name) + 1 + len(value) > MAX_COOKIE_SIZE:
-            raise SessionTooLarge(
-                f"the session needs a {len(value)}-byte cookie, over the "
-                f"{MAX_COOKIE_SIZE} bytes browsers keep: store less in it, or use a "
-                "server-side store (SQLiteStore, RedisStore) instead of CookieStore"
-            )
-        return f"{self.cookie_name}={value}{self._set_attrs}{'; Secure' if secure else ''}"
-
-    def _delete_cookie(self, secure: bool) -> str:
-        return f"{self.cookie_name}{self._delete_attrs}{'; Secure' if secure else ''}"
-
-    # Opening and saving sessions
-
-    def _open(self, cookie_header: str | None) -> tuple[Session, str | None]:
-        value = _cookie_value(cookie_header, self.cookie_name) if cookie_header else None
-        session = Session()
-        session._had_cookie = value is not None
-        token = self._verify(value)
-        session._rejected = session._had_cookie and token is None
-        return session, token
-
-    def _opened(self, session: Session, token: str, data: dict[str, Any] | None) -> None:
-        if data is None:  # unknown or expired: never adopt the client's key
-            session._rejected = True
-        else:
-            session._data = data
-            session._key = None if self.store.stateless else token
-
-    def open_session(self, cookie_header: str | None) -> Session:
-        """The session for a request with this ``Cookie`` header, loaded on first use.
-
-        The middleware calls it; use it only to build a middleware of your own.
-        """
-        session, token = self._open(cookie_header)
-        if token is not None:
-
-            def load(session: Session, token: str = token) -> None:
-                self._opened(session, token, self.store.load(token))
-
-            session._loader = load
-        return session
-
-    async def aopen_session(self, cookie_header: str | None) -> Session:
-        """Async twin of :meth:`open_session`; the session is loaded before it returns."""
-        session, token = self._open(cookie_header)
-        if token is not None:
-            self._opened(session, token, await self.store.aload(token))
-        return session
-
-    def save_session(self, session: Session, *, secure: bool) -> str | None:
-        """Write *session*'s changes; return the ``Set-Cookie`` value to send, if any.
-
-        Raises:
-            SessionTooLarge: the session does not fit in a cookie.
-            SessionStoreUnavailable: the store is down.
-        """
-        steps = self._commit(session, secure)
-        try:
-            name, args = next(steps)
-            while True:
-                name, args = steps.send(getattr(self.store, name)(*args))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-
-    async def asave_session(self, session: Session, *, secure: bool) -> str | None:
-        """Async twin of :meth:`save_session`."""
-        steps = self._commit(session, secure)
-        try:
-            name, args = next(steps)
-            while True:
-                name, args = steps.send(await getattr(self.store, "a" + name)(*args))
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-
-    def _commit(self, session: Session, secure: bool) -> Generator[_Step, Any, str | None]:
-        if session._loader is not None:  # never used: nothing can have changed
-            return None
-        if not session.modified:
-            return self._delete_cookie(secure) if session._rejected else None
-        data, old = session._data, session._key
-        if self.store.stateless or session._renew or old is None:
-            token = (yield "create", (data, self.max_age)) if data else None
-            if old is not None:
-                yield "delete", (old,)
-        else:
-            changed, deleted = session.changes()
-            token = yield "save", (old, data, changed, deleted, self.max_age)
-            if token is None:
-                logger.warning(
-                    "the session was deleted while this request ran (a logout or flush in "
-                    "a concurrent request, or expiry): its changes were not saved"
-                )
-                session._saved(None)
-                return self._delete_cookie(secure)
-        session._saved(None if self.store.stateless else token)
-        if token is not None:
-            return self._set_cookie(token, secure)
-        return self._delete_cookie(secure) if session._had_cookie else None
+__all__ = ["ASGISessionMiddleware", "WSGISessionMiddleware"]
 
 
 class WSGISessionMiddleware:
@@ -313,7 +31,7 @@ class WSGISessionMiddleware:
         flask_app.wsgi_app = WSGISessionMiddleware(flask_app.wsgi_app, auth=auth)
     """
 
-    def __init__(self, app: WSGIApp, *, auth: SessionAuth) -> None:
+    def __init__(self, app: WSGIApp, *, auth: SessionConfig) -> None:
         self.app = app
         self.auth = auth
 
@@ -341,7 +59,7 @@ class WSGISessionMiddleware:
         return self.app(environ, start_response_with_session)
 
 
-class SessionMiddleware:
+class ASGISessionMiddleware:
     """The session middleware for ASGI apps; ``SessionAuth.wrap`` makes it for you.
 
     Loads the session before the app runs and puts it at ``scope["session"]`` (for
@@ -352,10 +70,10 @@ class SessionMiddleware:
 
     Example::
 
-        app = Starlette(routes=..., middleware=[Middleware(SessionMiddleware, auth=auth)])
+        app = Starlette(routes=..., middleware=[Middleware(ASGISessionMiddleware, auth=auth)])
     """
 
-    def __init__(self, app: ASGIApp, *, auth: SessionAuth) -> None:
+    def __init__(self, app: ASGIApp, *, auth: SessionConfig) -> None:
         self.app = app
         self.auth = auth
 
@@ -375,11 +93,11 @@ class SessionMiddleware:
                 cookie_header = f"{cookie_header}; {text}" if cookie_header else text
         session = await auth.aopen_session(cookie_header)
         scope[AUTH_KEY] = auth
-        scope[SESSION_KEY] = scope["session"] = session
+        scope[SESSION_KEY] = scope[STARLETTE_SESSION_KEY] = session
         if auth.backends:
             # Starlette's request.user reads scope["user"]: load it before the app runs
             # (no backend call unless the session holds a logged-in user).
-            scope["user"] = await aget_user(scope)
+            scope[STARLETTE_USER_KEY] = await aget_user(scope)
         secure = auth.https_only or scope.get("scheme") in ("https", "wss")
 
         async def send_with_session(message: Message) -> None:
@@ -402,3 +120,8 @@ class SessionMiddleware:
             await send(message)
 
         return send_closing
+
+
+__getattr__ = deprecated_names(
+    __name__, {"SessionMiddleware": ("ASGISessionMiddleware", ASGISessionMiddleware)}
+)

@@ -1,20 +1,25 @@
-"""The per-request :class:`Session`, and how to reach it from any request object."""
+"""The per-request :class:`Session`, and how to reach it from any request object.
+
+:func:`get_session` and :func:`get_auth` find what the session middleware put on the
+request. :class:`SessionConfig` is what the code that runs inside a request (the login
+flow, the session middleware) asks of the configuration; :class:`~reqsignals.auth.SessionAuth`
+is the implementation. They are written against this protocol, not the class, so that
+``config.py`` (whose ``SessionAuth.wrap`` builds the middleware) sits above them and no
+import goes the other way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from .middleware import SessionAuth
+from .._keys import AUTH_KEY, SESSION_KEY
+from .stores.base import SessionStore
 
-__all__ = ["AUTH_KEY", "SESSION_KEY", "Session", "get_auth", "get_session"]
+__all__ = ["AUTH_KEY", "SESSION_KEY", "Session", "SessionConfig", "get_auth", "get_session"]
 
-#: Where the middleware puts the session: the WSGI environ and the ASGI scope.
-SESSION_KEY = "reqsignals.session"
-#: Where the middleware puts its :class:`SessionAuth`.
-AUTH_KEY = "reqsignals.auth"
-
+#: What a lazily loaded session calls on first use: it fetches the stored data and
+#: hands it to :meth:`Session.load`.
 Loader = Callable[["Session"], None]
 
 
@@ -32,10 +37,23 @@ class Session(MutableMapping[str, Any]):
     store operations at response start, so both are safe to call from async code
     (``acycle_key()`` and ``aflush()`` are their awaitable twins).
 
+    An app needs only the mapping, :attr:`key`, :attr:`modified`, :meth:`cycle_key` and
+    :meth:`flush`. The rest is the interface between a session and the code that opens
+    and saves it (:class:`~reqsignals.auth.SessionAuth`, or a middleware of your own):
+    :meth:`load` and :meth:`reject` when the request's cookie has been read,
+    :attr:`loaded`, :attr:`had_cookie`, :attr:`rejected`, :attr:`cycled`,
+    :meth:`snapshot` and :meth:`changes` to decide what to write, and
+    :meth:`mark_saved` once it is written.
+
+    Args:
+        data: the session's data (a new session: none).
+        key: its key in the store, or ``None`` for a session not stored yet.
+        loader: for a session loaded on first use: called with the session the first
+            time it is used; it must call :meth:`load` (or :meth:`reject`).
+        had_cookie: the request carried a session cookie, so a session that ends up
+            empty tells the client to delete it.
+
     Attributes:
-        key: the session key in the store, or ``None`` for a new session (and always
-            for :class:`CookieStore`, which keeps no key). After the response started
-            it is the key the client was sent.
         accessed: whether the app read or wrote the session.
     """
 
@@ -43,7 +61,6 @@ class Session(MutableMapping[str, Any]):
         "_changed",
         "_data",
         "_deleted",
-        "_flushed",
         "_had_cookie",
         "_key",
         "_loader",
@@ -58,6 +75,7 @@ class Session(MutableMapping[str, Any]):
         key: str | None = None,
         *,
         loader: Loader | None = None,
+        had_cookie: bool = False,
     ) -> None:
         self._data: dict[str, Any] = dict(data or {})
         self._key = key
@@ -65,11 +83,9 @@ class Session(MutableMapping[str, Any]):
         self._changed: set[str] = set()
         self._deleted: set[str] = set()
         self._renew = False
-        self._flushed = False
-        self.accessed = False
-        # Set by the middleware: a session cookie came in / it was not accepted.
-        self._had_cookie = False
+        self._had_cookie = had_cookie
         self._rejected = False
+        self.accessed = False
 
     def _load(self) -> None:
         loader, self._loader = self._loader, None
@@ -177,7 +193,7 @@ class Session(MutableMapping[str, Any]):
         self._data.clear()
         self._changed.clear()
         self._deleted.clear()
-        self._renew = self._flushed = True
+        self._renew = True
 
     async def acycle_key(self) -> None:
         """Async twin of :meth:`cycle_key` (it does no I/O; the middleware does)."""
@@ -187,16 +203,109 @@ class Session(MutableMapping[str, Any]):
         """Async twin of :meth:`flush` (it does no I/O; the middleware does)."""
         self.flush()
 
+    # The interface to the code that opens and saves sessions
+
+    def load(self, data: Mapping[str, Any] | None, key: str | None) -> None:
+        """Fill the session with what the store holds for the request's cookie.
+
+        Args:
+            data: the stored data, or ``None`` if the store does not know the cookie's
+                token (unknown, expired, deleted): the session then stays empty, with
+                no key, and is :attr:`rejected`.
+            key: the key the data is stored under (``None`` for a stateless store).
+        """
+        self._loader = None
+        if data is None:
+            self.reject()
+            return
+        self._data = dict(data)
+        self._key = key
+
+    def reject(self) -> None:
+        """Refuse the request's cookie (bad signature, unknown token): the session stays
+        empty and keyless, and the client is told to delete its cookie unless something
+        is stored under a new key."""
+        self._loader = None
+        self._rejected = True
+
+    @property
+    def loaded(self) -> bool:
+        """False only for a session loaded on first use that was never used."""
+        return self._loader is None
+
+    @property
+    def had_cookie(self) -> bool:
+        """Whether the request carried a session cookie (accepted or not)."""
+        return self._had_cookie
+
+    @property
+    def rejected(self) -> bool:
+        """Whether the request's session cookie was refused (see :meth:`reject`)."""
+        return self._rejected
+
+    @property
+    def cycled(self) -> bool:
+        """Whether :meth:`cycle_key` or :meth:`flush` was called since the last save: the
+        data then goes under a new key and the old key is deleted."""
+        return self._renew
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the whole data, loading it first if needed (not marked accessed)."""
+        if self._loader is not None:
+            self._load()
+        return dict(self._data)
+
     def changes(self) -> tuple[dict[str, Any], frozenset[str]]:
         """What will be written: ``({key: new value}, {deleted keys})``."""
         return {n: self._data[n] for n in self._changed}, frozenset(self._deleted)
 
-    def _saved(self, key: str | None) -> None:
-        # Called by the middleware once the store has the changes.
+    def mark_saved(self, key: str | None) -> None:
+        """Record that the store now holds the changes, under *key* (``None``: the
+        session is not stored: emptied, deleted meanwhile, or a stateless store)."""
         self._key = key
         self._changed.clear()
         self._deleted.clear()
-        self._renew = self._flushed = False
+        self._renew = False
+
+
+class SessionConfig(Protocol):
+    """What the code running inside a request asks of the session configuration.
+
+    :class:`~reqsignals.auth.SessionAuth` implements it; :func:`get_auth` returns it.
+    """
+
+    #: Where session data lives.
+    store: SessionStore
+    #: The authentication backends, tried in order.
+    backends: tuple[object, ...]
+    #: The secret keys as bytes, the signing one first.
+    secret_keys: tuple[bytes, ...]
+    #: Whether the session cookie is always marked ``Secure``.
+    https_only: bool
+
+    def open_session(self, cookie_header: str | None) -> Session:
+        """The session for a request with this ``Cookie`` header, loaded on first use."""
+        ...
+
+    async def aopen_session(self, cookie_header: str | None) -> Session:
+        """The session for a request with this ``Cookie`` header, loaded."""
+        ...
+
+    def save_session(self, session: Session, *, secure: bool) -> str | None:
+        """Write the session's changes; the ``Set-Cookie`` value to send, if any."""
+        ...
+
+    async def asave_session(self, session: Session, *, secure: bool) -> str | None:
+        """Async twin of :meth:`save_session`."""
+        ...
+
+    def close(self) -> None:
+        """Close the store's connections."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close the store's connections from async code."""
+        ...
 
 
 def _namespace(request: Any) -> Mapping[str, Any]:
@@ -244,7 +353,7 @@ def get_session(request: Any) -> Session:
     return session
 
 
-def get_auth(request: Any) -> SessionAuth:
+def get_auth(request: Any) -> SessionConfig:
     """The :class:`SessionAuth` whose middleware handles *request*.
 
     Takes the same *request* objects as :func:`get_session` and raises the same errors.

@@ -26,7 +26,7 @@ class User:
         username: the name the user logs in with (NFKC-normalised).
         password_hash: the encoded argon2 hash (left out of ``repr``).
         is_active: inactive users cannot log in and are not loaded from sessions.
-        extra: anything else given to :meth:`MemoryBackend.add_user`.
+        extra: anything else given to :meth:`MemoryBackend.create_user`.
 
     ``is_authenticated``, ``display_name`` and ``identity`` make it usable as
     Starlette's ``request.user``.

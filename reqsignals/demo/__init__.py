@@ -24,8 +24,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response, Stream
 from starlette.routing import Route
 
 from ..auth import SessionAuth, SQLiteBackend, SQLiteStore, aauthenticate, alogin, alogout
-from ..cli import SignalLog
 from ..dispatch import Signal
+from ..log import SignalLog
 from ..signals import ALL_SIGNALS
 
 __all__ = ["DEMO_USERNAME", "SignalFeed", "build"]

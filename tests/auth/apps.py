@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 
-from reqsignals.auth import Session, SessionAuth, SessionMiddleware, get_session
+from reqsignals.auth import ASGISessionMiddleware, Session, SessionAuth, get_session
 
 FLAVOURS = ["wsgi", "flask", "asgi", "starlette"]
 
@@ -107,7 +107,7 @@ def starlette_app(auth: SessionAuth) -> Any:
 
     return Starlette(
         routes=[Route("/{action}", view, methods=["GET", "POST"])],
-        middleware=[Middleware(SessionMiddleware, auth=auth)],
+        middleware=[Middleware(ASGISessionMiddleware, auth=auth)],
     )
 
 

@@ -340,7 +340,7 @@ def test_user_attributes() -> None:
 
 def test_memory_backend_extra_and_copies(hasher: Argon2Hasher) -> None:
     backend = MemoryBackend(hasher=hasher)
-    ada = backend.add_user("ada", "p", email="ada@example.com")
+    ada = backend.create_user("ada", "p", email="ada@example.com")
     assert ada.extra == {"email": "ada@example.com"}
     ada.extra["email"] = "changed"
     ada.is_active = False
@@ -352,7 +352,7 @@ def test_memory_backend_extra_and_copies(hasher: Argon2Hasher) -> None:
 
 def test_memory_backend_ids_are_never_reused(hasher: Argon2Hasher) -> None:
     backend = MemoryBackend(hasher=hasher)
-    ids = [backend.add_user(name, "p").id for name in ("a", "b", "c")]
+    ids = [backend.create_user(name, "p").id for name in ("a", "b", "c")]
     assert ids == [1, 2, 3]
 
 

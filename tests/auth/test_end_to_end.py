@@ -41,11 +41,11 @@ from starlette.routing import Route
 from reqsignals.auth import (
     MASK,
     Argon2Hasher,
+    ASGISessionMiddleware,
     PermissionDenied,
     RedisStore,
     Session,
     SessionAuth,
-    SessionMiddleware,
     SQLiteBackend,
     SQLiteStore,
     User,
@@ -124,7 +124,7 @@ def starlette_app(auth: SessionAuth, users: SQLiteBackend) -> Any:
             Route("/logout", logout_view, methods=["POST"]),
             Route("/password", password, methods=["POST"]),
         ],
-        middleware=[Middleware(SessionMiddleware, auth=auth)],
+        middleware=[Middleware(ASGISessionMiddleware, auth=auth)],
     )
 
 
@@ -138,7 +138,7 @@ Current = Annotated[Any, Depends(current_user)]
 
 def fastapi_app(auth: SessionAuth, users: SQLiteBackend) -> Any:
     app = FastAPI()
-    app.add_middleware(SessionMiddleware, auth=auth)
+    app.add_middleware(ASGISessionMiddleware, auth=auth)
 
     @app.get("/me")
     async def me(user: Current) -> dict[str, Any]:

@@ -245,7 +245,7 @@ def test_backends_are_tried_in_order_until_one_returns_a_user(interface: str, ki
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_the_builtin_backend_authenticates_through_both_functions(interface: str) -> None:
     users = MemoryBackend(hasher=CHEAP)
-    ada = users.add_user("ada", PASSWORD)
+    ada = users.create_user("ada", PASSWORD)
     rig = make_rig(interface, users)
     auth_fn = calling(interface, authenticate, aauthenticate)
     user = rig(lambda r: auth_fn(r, username="ada", password=PASSWORD)).value
@@ -586,7 +586,7 @@ def test_a_deleted_user_or_removed_backend_gives_an_anonymous_request(interface:
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_a_password_change_logs_the_other_sessions_out(interface: str) -> None:
     users = MemoryBackend(hasher=CHEAP)
-    ada = users.add_user("ada", PASSWORD)
+    ada = users.create_user("ada", PASSWORD)
     rig = make_rig(interface, users)
     login_fn, get_fn = calling(interface, login, alogin), calling(interface, get_user, aget_user)
     phone = rig(lambda r: login_fn(r, ada)).cookie
@@ -607,7 +607,7 @@ def test_a_password_change_logs_the_other_sessions_out(interface: str) -> None:
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_update_session_auth_hash_keeps_the_current_session(interface: str) -> None:
     users = MemoryBackend(hasher=CHEAP)
-    ada = users.add_user("ada", PASSWORD)
+    ada = users.create_user("ada", PASSWORD)
     rig = make_rig(interface, users)
     login_fn, get_fn = calling(interface, login, alogin), calling(interface, get_user, aget_user)
     other = rig(lambda r: login_fn(r, ada), cookie="").cookie
@@ -778,7 +778,7 @@ def test_async_receivers_hear_every_auth_signal(interface: str) -> None:
     # functions run them on a loop of their own (none runs in a WSGI thread).
     heard, receivers = _async_recorders()
     users = MemoryBackend(hasher=CHEAP)
-    users.add_user("ada", PASSWORD)
+    users.create_user("ada", PASSWORD)
     rig = make_rig(interface, users)
     auth_fn = calling(interface, authenticate, aauthenticate)
     login_fn, logout_fn = calling(interface, login, alogin), calling(interface, logout, alogout)

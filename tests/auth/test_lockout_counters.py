@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from reqsignals.auth.errors import LockoutUnavailable
+from reqsignals.auth.exceptions import LockoutUnavailable
 from reqsignals.auth.lockout import Count, FailureCounter, MemoryCounter
 from reqsignals.auth.lockout.redis import RedisCounter
 from reqsignals.auth.lockout.sqlite import SQLiteCounter, boot_id

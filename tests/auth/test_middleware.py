@@ -22,12 +22,12 @@ from starlette.websockets import WebSocket
 
 from reqsignals import connection_created
 from reqsignals.auth import (
+    ASGISessionMiddleware,
     MemoryBackend,
     MemoryStore,
     Session,
     SessionAuth,
     SessionError,
-    SessionMiddleware,
     SessionTooLarge,
     SQLiteStore,
     WSGISessionMiddleware,
@@ -67,7 +67,7 @@ def test_starlette_request_session_is_ours_and_helpers_find_it() -> None:
         return JSONResponse({})
 
     app = Starlette(routes=[Route("/", view)])
-    app.add_middleware(SessionMiddleware, auth=auth)
+    app.add_middleware(ASGISessionMiddleware, auth=auth)
 
     async def go() -> None:
         async with httpx.AsyncClient(
@@ -137,12 +137,12 @@ class AsyncCallable:
 @pytest.mark.parametrize(
     ("app", "interface", "expected"),
     [
-        pytest.param(asgi_noop, None, SessionMiddleware, id="async-def"),
-        pytest.param(AsyncCallable(), None, SessionMiddleware, id="async-call"),
-        pytest.param(Starlette(), None, SessionMiddleware, id="starlette"),
+        pytest.param(asgi_noop, None, ASGISessionMiddleware, id="async-def"),
+        pytest.param(AsyncCallable(), None, ASGISessionMiddleware, id="async-call"),
+        pytest.param(Starlette(), None, ASGISessionMiddleware, id="starlette"),
         pytest.param(wsgi_noop, None, WSGISessionMiddleware, id="wsgi-function"),
         pytest.param(flask.Flask("x"), None, WSGISessionMiddleware, id="flask"),
-        pytest.param(lambda *a: asgi_noop(*a), "asgi", SessionMiddleware, id="override-asgi"),
+        pytest.param(lambda *a: asgi_noop(*a), "asgi", ASGISessionMiddleware, id="override-asgi"),
         pytest.param(asgi_noop, "wsgi", WSGISessionMiddleware, id="override-wsgi"),
     ],
 )
@@ -150,7 +150,7 @@ def test_wrap_picks_the_interface(app: Any, interface: Any, expected: type) -> N
     auth = SessionAuth(SECRET, MemoryStore())
     wrapped = auth.wrap(app, interface=interface)
     assert type(wrapped) is expected
-    assert isinstance(wrapped, (SessionMiddleware, WSGISessionMiddleware))
+    assert isinstance(wrapped, (ASGISessionMiddleware, WSGISessionMiddleware))
     assert wrapped.app is app
     assert wrapped.auth is auth
 

@@ -36,7 +36,7 @@ from reqsignals.auth import (
     SQLiteStore,
     get_session,
 )
-from reqsignals.auth.scrub import (
+from reqsignals.scrub import (
     MASK,
     MAX_DEPTH,
     SENSITIVE_HEADERS,
@@ -563,7 +563,7 @@ def _bad_utf8_password() -> Any:
             lambda: Argon2Hasher(max_password_length=8).hash(canary.PASSWORD), id="too-long"
         ),
         pytest.param(_bad_utf8_password, id="unencodable-password"),
-        pytest.param(lambda: MemoryBackend().add_user("", canary.PASSWORD), id="no-username"),
+        pytest.param(lambda: MemoryBackend().create_user("", canary.PASSWORD), id="no-username"),
         pytest.param(
             lambda: SessionAuth([canary.SECRET_KEY, ""], MemoryStore()), id="empty-second-key"
         ),

@@ -24,7 +24,7 @@ import redis
 import redis.asyncio
 import redis.exceptions
 
-from ..errors import LockoutUnavailable
+from ..exceptions import LockoutUnavailable
 from ..stores.redis import _redact
 from .counters import Count, FailureCounter, LockInfo, Refusal
 

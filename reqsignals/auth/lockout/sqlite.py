@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from ...signals import connection_created
 from .._sqlite import enable_wal
-from ..errors import LockoutUnavailable
+from ..exceptions import LockoutUnavailable
 from .counters import Count, FailureCounter, LockInfo, Refusal
 
 __all__ = ["SQLiteCounter", "boot_id"]

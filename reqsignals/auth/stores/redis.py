@@ -15,7 +15,7 @@ import redis.asyncio
 import redis.exceptions
 
 from ...signals import connection_created
-from ..errors import SessionError, SessionStoreUnavailable
+from ..exceptions import SessionError, SessionStoreUnavailable
 from .base import SessionStore, dumps_value, new_session_key
 
 __all__ = ["RedisStore"]

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from ...signals import connection_created
 from .._sqlite import enable_wal
-from ..errors import SessionStoreUnavailable
+from ..exceptions import SessionStoreUnavailable
 from .base import SessionStore, dumps_data, new_session_key
 
 __all__ = ["SQLiteStore"]

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import subprocess
 import sys
 from collections import OrderedDict, namedtuple
@@ -12,11 +13,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reqsignals.auth.scrub import (
+from reqsignals import ReqsignalsDeprecationWarning
+from reqsignals.scrub import (
     DEFAULT_RULE,
     MASK,
     MAX_DEPTH,
-    SCRUBBED,
     SENSITIVE_HEADERS,
     ScrubRule,
     is_sensitive_key,
@@ -30,7 +31,16 @@ SHORT = sorted(DEFAULT_RULE.short_words)
 
 
 def test_mask_is_twenty_asterisks() -> None:
-    assert MASK == SCRUBBED == "*" * 20
+    assert MASK == "*" * 20
+
+
+@pytest.mark.parametrize("module", ["reqsignals.scrub", "reqsignals.auth.scrub"])
+def test_scrubbed_is_a_deprecated_name_for_mask(module: str) -> None:
+    with pytest.warns(
+        ReqsignalsDeprecationWarning, match=rf"{module}\.SCRUBBED .* use {module}\.MASK"
+    ):
+        scrubbed = getattr(importlib.import_module(module), "SCRUBBED")
+    assert scrubbed is MASK
 
 
 # -- splitting -------------------------------------------------------------------------
@@ -398,7 +408,7 @@ def test_scrub_module_needs_no_third_party_package() -> None:
         "        if name.split('.')[0] in {'argon2', 'itsdangerous', 'redis'}:\n"
         "            raise ImportError('blocked ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import reqsignals.auth.scrub as s\n"
+        "import reqsignals.scrub as s\n"
         "assert s.scrub_credentials({'password': 1}) == {'password': s.MASK}\n"
         "bad = {'argon2', 'itsdangerous', 'redis'} & set(sys.modules)\n"
         "assert not bad, bad\n"
