@@ -128,7 +128,7 @@ def assert_sent_keys(sent: Iterable[Sent], kind: str) -> None:
 
 def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) -> None:
     users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
-    user = users.add_user("grace", "a long enough password")
+    user = users.create_user("grace", "a long enough password")
     auth = SessionAuth(secret_key="test", store=MemoryStore(), backends=[users])
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:

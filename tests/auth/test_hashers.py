@@ -184,7 +184,7 @@ def test_the_first_unknown_user_costs_what_a_wrong_password_costs(
     backend: Any
     if backend_kind == "memory":
         backend = MemoryBackend(hasher=hasher)
-        backend.add_user("ada", "right")
+        backend.create_user("ada", "right")
     else:
         backend = SQLiteBackend(str(tmp_path / "users.db"), hasher=hasher)
         backend.create_user("ada", "right")
