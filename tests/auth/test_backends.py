@@ -510,7 +510,7 @@ def test_failing_connection_created_receiver_closes_the_connection(
         sqlite_backend.get_user(1)
     with pytest.raises(sqlite3.ProgrammingError, match="closed"):
         opened[0].execute("SELECT 1")
-    assert sqlite_backend._idle == []
+    assert sqlite_backend._connections.idle == []
     # Without the receiver the backend works again.
     sqlite_backend.create_user("ada", "p")
     assert sqlite_backend.authenticate(None, username="ada", password="p") is not None
@@ -518,7 +518,7 @@ def test_failing_connection_created_receiver_closes_the_connection(
 
 def test_close_then_reuse(sqlite_backend: SQLiteBackend) -> None:
     sqlite_backend.create_user("ada", "p")
-    idle = list(sqlite_backend._idle)
+    idle = list(sqlite_backend._connections.idle)
     assert len(idle) == 1
     sqlite_backend.close()
     with pytest.raises(sqlite3.ProgrammingError):
@@ -569,7 +569,7 @@ def test_sqlite_threads(db_path: Path, hasher: Argon2Hasher) -> None:
             user = backends[0].get_user(user_id)
             assert user is not None
             assert user.username == name
-        assert all(len(b._idle) <= 2 for b in backends)
+        assert all(len(b._connections.idle) <= 2 for b in backends)
     finally:
         for b in backends:
             b.close()
@@ -638,7 +638,7 @@ def test_sqlite_connections_are_not_shared_across_fork(sqlite_backend: SQLiteBac
     if threading.active_count() > 1:
         pytest.skip("other threads are running; fork() would be unsafe")
     sqlite_backend.create_user("ada", "p")
-    parent_conn = sqlite_backend._idle[0]
+    parent_conn = sqlite_backend._connections.idle[0]
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through the pipe
@@ -648,8 +648,8 @@ def test_sqlite_connections_are_not_shared_across_fork(sqlite_backend: SQLiteBac
                 ok = sqlite_backend.authenticate(None, username="ada", password="p") is not None
             fresh = len(sent.of(connection_created)) == 1
             kept = (
-                sqlite_backend._inherited == [parent_conn]
-                and parent_conn not in sqlite_backend._idle
+                sqlite_backend._connections.inherited == [parent_conn]
+                and parent_conn not in sqlite_backend._connections.idle
             )
             code = 0 if ok and fresh and kept else 2
         finally:
@@ -723,7 +723,7 @@ def test_switch_to_wal_waits_for_another_writer(
     release.start()
     try:
         assert backend.get_user(1) is None
-        conn = backend._idle[0]
+        conn = backend._connections.idle[0]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     finally:
         release.join()
@@ -739,4 +739,4 @@ def test_switch_to_wal_gives_up_after_the_timeout(
         backend.get_user(1)
     waited = time.monotonic() - began
     assert 0.2 <= waited < 2, waited  # it waited, and for about timeout= in all
-    assert backend._idle == []
+    assert backend._connections.idle == []

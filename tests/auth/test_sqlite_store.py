@@ -275,7 +275,7 @@ def test_switch_to_wal_gives_up_after_the_timeout_with_a_clear_error(
         store.create({"a": 1}, AGE)
     waited = time.monotonic() - began
     assert 0.2 <= waited < 2, waited  # it waited, and for about timeout= in all
-    assert store._connections == []
+    assert store._connections.open == []
     new_file_locked.execute("COMMIT")
     token = store.create({"a": 1}, AGE)
     assert store.load(token) == {"a": 1}
@@ -325,7 +325,7 @@ def test_failing_connection_receiver_propagates_and_leaves_nothing_open(
 
     with connection_created.connected_to(broken), pytest.raises(RuntimeError, match="set-up"):
         store.load("x")
-    assert store._connections == []
+    assert store._connections.open == []
     assert store.load("x") is None
 
 

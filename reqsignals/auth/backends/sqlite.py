@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import os
-import re
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from pathlib import Path
 
-from ...signals import connection_created
-from .._sqlite import enable_wal
+from .._sqlite import Connections, check_file, check_table
 from ..hashers import Argon2Hasher, Hasher
 from ..users import User
 from .base import (
@@ -25,7 +22,6 @@ from .base import (
 
 __all__ = ["SQLiteBackend"]
 
-_TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
 
 
@@ -74,80 +70,38 @@ class SQLiteBackend(_PasswordBackend):
         timeout: float = 5.0,
         pool_size: int = 8,
     ) -> None:
+        check_file(path, "SQLiteBackend", "MemoryBackend")
         self.path = os.fspath(path)
-        if self.path in ("", ":memory:"):
-            raise ValueError(
-                f"SQLiteBackend needs a file, not {self.path!r}: every connection would "
-                "see its own empty database; use MemoryBackend for in-memory users"
-            )
-        if not _TABLE_NAME.fullmatch(table):
-            raise ValueError(f"table must be a plain SQL name (letters, digits, _), not {table!r}")
+        self.table = check_table(table)
         self.hasher = hasher if hasher is not None else Argon2Hasher()
-        self.table = table
         self.timeout = timeout
         self.pool_size = pool_size
-        self._lock = threading.Lock()
-        self._idle: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
-        # Connections inherited through fork(): kept referenced, never used or closed here.
-        self._inherited: list[sqlite3.Connection] = []
-
-    def __repr__(self) -> str:
-        return f"SQLiteBackend({self.path!r}, table={self.table!r})"
-
-    # -- connections ---------------------------------------------------------------------
-
-    def _open(self) -> sqlite3.Connection:
-        # Autocommit: every statement here is a transaction of its own.
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            enable_wal(conn, self.timeout)
-            conn.execute("PRAGMA synchronous = NORMAL")
-            connection_created.send(type(self), connection=conn)
-            conn.execute(
-                f'CREATE TABLE IF NOT EXISTS "{self.table}" ('
+        self._connections = Connections(
+            Path(self.path),
+            timeout=timeout,
+            schema=[
+                f'CREATE TABLE IF NOT EXISTS "{table}" ('
                 "id INTEGER PRIMARY KEY AUTOINCREMENT, "
                 "username TEXT NOT NULL UNIQUE, "
                 "password_hash TEXT NOT NULL, "
                 "is_active INTEGER NOT NULL DEFAULT 1, "
                 f"created TEXT NOT NULL DEFAULT ({_NOW}), "
                 f"updated TEXT NOT NULL DEFAULT ({_NOW}))"
-            )
-        except BaseException:
-            conn.close()
-            raise
-        return conn
+            ],
+            owner=type(self),
+            pool_size=pool_size,
+        )
 
-    @contextmanager
-    def _connection(self) -> Iterator[sqlite3.Connection]:
-        conn = None
-        with self._lock:
-            if self._pid != os.getpid():
-                self._inherited.extend(self._idle)
-                self._idle = []
-                self._pid = os.getpid()
-            if self._idle:
-                conn = self._idle.pop()
-        if conn is None:
-            conn = self._open()
-        try:
-            yield conn
-        finally:
-            with self._lock:
-                keep = self._pid == os.getpid() and len(self._idle) < self.pool_size
-                if keep:
-                    self._idle.append(conn)
-            if not keep:
-                conn.close()
+    def __repr__(self) -> str:
+        return f"SQLiteBackend({self.path!r}, table={self.table!r})"
+
+    def _connection(self) -> AbstractContextManager[sqlite3.Connection]:
+        # Autocommit: every statement here is a transaction of its own.
+        return self._connections.connection()
 
     def close(self) -> None:
         """Close the idle connections. The backend stays usable: it opens new ones."""
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
+        self._connections.close()
 
     # -- users ---------------------------------------------------------------------------
 

@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
-from ...signals import connection_created
-from .._sqlite import enable_wal
+from .._sqlite import Connections, check_file, check_table
 from ..exceptions import LockoutUnavailable
 from .counters import Count, FailureCounter, LockInfo, Refusal
 
 __all__ = ["SQLiteCounter", "boot_id"]
 
 T = TypeVar("T")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def boot_id() -> str:
@@ -68,20 +63,25 @@ class SQLiteCounter(FailureCounter):
         timeout: float = 10.0,
         cleanup_interval: float = 300.0,
     ) -> None:
-        if str(path) == ":memory:" or str(path).startswith("file::memory:"):
-            raise ValueError("SQLiteCounter needs a file every process shares; use MemoryCounter()")
-        if not _IDENTIFIER.match(table):
-            raise ValueError(f"table must be an SQL identifier, got {table!r}")
-        self.path = Path(path)
-        self.table = table
+        self.path = check_file(path, "SQLiteCounter", "MemoryCounter")
+        self.table = t = check_table(table)
         self.timeout = timeout
         self.cleanup_interval = cleanup_interval
         self.boot = boot_id()
-        self._local = threading.local()
-        self._lock = threading.Lock()
-        self._connections: list[tuple[int, sqlite3.Connection]] = []
+        self._connections = Connections(
+            self.path,
+            timeout=timeout,
+            schema=[
+                f"CREATE TABLE IF NOT EXISTS {t} (key TEXT NOT NULL, token TEXT NOT NULL, "
+                "boot TEXT NOT NULL, mono REAL NOT NULL, wall REAL NOT NULL)",
+                f"CREATE INDEX IF NOT EXISTS {t}_key ON {t} (key)",
+                f"CREATE TABLE IF NOT EXISTS {t}_keys (key TEXT PRIMARY KEY, kind TEXT NOT "
+                "NULL, label TEXT NOT NULL, lim INTEGER NOT NULL, window REAL NOT NULL, "
+                "announced TEXT)",
+            ],
+            owner=type(self),
+        )
         self._next_cleanup = time.monotonic() + cleanup_interval
-        t = table
         # A row's age in seconds: by the monotonic clock on this boot, else the wall clock.
         self._age = "(CASE WHEN boot = :boot THEN :mono - mono ELSE :wall - wall END)"
         self._sql_prune = f"DELETE FROM {t} WHERE key = :key AND {self._age} >= :window"
@@ -90,42 +90,9 @@ class SQLiteCounter(FailureCounter):
     def __repr__(self) -> str:
         return f"SQLiteCounter({str(self.path)!r}, table={self.table!r})"
 
-    # Connections: one per thread, opened again in a child process after fork().
-
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            enable_wal(conn, self.timeout)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            t = self.table
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {t} (key TEXT NOT NULL, token TEXT NOT NULL, "
-                "boot TEXT NOT NULL, mono REAL NOT NULL, wall REAL NOT NULL)"
-            )
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_key ON {t} (key)")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {t}_keys (key TEXT PRIMARY KEY, kind TEXT NOT "
-                "NULL, label TEXT NOT NULL, lim INTEGER NOT NULL, window REAL NOT NULL, "
-                "announced TEXT)"
-            )
-            connection_created.send(type(self), connection=conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
     def _conn(self) -> sqlite3.Connection:
-        local = self._local
-        if getattr(local, "pid", None) != os.getpid():
-            # SQLite connections must not cross fork() (sqlite.org/howtocorrupt.html 2.6).
-            conn = self._connect()
-            with self._lock:
-                self._connections.append((os.getpid(), conn))
-            local.conn, local.pid = conn, os.getpid()
-        current: sqlite3.Connection = local.conn
-        return current
+        # One per thread, opened again in a child process after fork(): see _sqlite.
+        return self._connections.thread_connection()
 
     def _transaction(self, fn: Callable[[sqlite3.Connection, dict[str, Any]], T]) -> T:
         try:
@@ -262,12 +229,7 @@ class SQLiteCounter(FailureCounter):
 
     def close(self) -> None:
         """Close every connection; the counter reopens on use."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
-        for pid, conn in connections:
-            if pid == os.getpid():  # never a connection a parent process opened
-                conn.close()
+        self._connections.close()
 
     # Async twins: the same work in a worker thread, off the event loop.
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import sqlite3
 import threading
 import time
@@ -13,11 +12,9 @@ import weakref
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from pathlib import Path
 from typing import Any, TypeVar
 
-from ...signals import connection_created
-from .._sqlite import enable_wal
+from .._sqlite import Connections, check_file, check_table
 from ..exceptions import SessionStoreUnavailable
 from .base import SessionStore, dumps_data, new_session_key
 
@@ -25,20 +22,17 @@ __all__ = ["SQLiteStore"]
 
 T = TypeVar("T")
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _stores: weakref.WeakSet[SQLiteStore] = weakref.WeakSet()
 
 
-def _forget_connections_after_fork() -> None:
-    # SQLite connections must not cross fork() (https://sqlite.org/howtocorrupt.html
-    # section 2.6): the child opens its own.
+def _new_executors_after_fork() -> None:
+    # A thread pool's threads do not survive fork(): the child starts its own. (Its
+    # connections are handled by _sqlite.Connections, which sees the new process.)
     for store in list(_stores):  # pragma: no cover - runs in the child (see its test)
-        store._generation += 1
-        store._connections = []
         store._executor = store._new_executor()
 
 
-os.register_at_fork(after_in_child=_forget_connections_after_fork)
+os.register_at_fork(after_in_child=_new_executors_after_fork)
 
 
 class SQLiteStore(SessionStore):
@@ -83,22 +77,22 @@ class SQLiteStore(SessionStore):
         cleanup_interval: float | None = 3600.0,
         max_workers: int = 4,
     ) -> None:
-        if str(path) == ":memory:" or str(path).startswith("file::memory:"):
-            raise ValueError(
-                "SQLiteStore needs a file that all threads share; for sessions in memory "
-                "use MemoryStore()"
-            )
-        if not _IDENTIFIER.match(table):
-            raise ValueError(f"table must be an SQL identifier, got {table!r}")
-        self.path = Path(path)
-        self.table = table
+        self.path = check_file(path, "SQLiteStore", "MemoryStore")
+        self.table = check_table(table)
         self.timeout = timeout
         self.cleanup_interval = cleanup_interval
         self.max_workers = max_workers
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._generation = 0
-        self._connections: list[sqlite3.Connection] = []
+        self._connections = Connections(
+            self.path,
+            timeout=timeout,
+            schema=[
+                f"CREATE TABLE IF NOT EXISTS {table} "
+                "(key TEXT PRIMARY KEY, data TEXT NOT NULL, expires REAL NOT NULL)",
+                f"CREATE INDEX IF NOT EXISTS {table}_expires ON {table} (expires)",
+            ],
+            owner=type(self),
+        )
         # Threads start only when async callers need them.
         self._executor = self._new_executor()
         self._next_cleanup = time.time() + (cleanup_interval or 0)
@@ -107,35 +101,9 @@ class SQLiteStore(SessionStore):
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
-        )
-        try:
-            enable_wal(conn, self.timeout)
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {self.table} "
-                "(key TEXT PRIMARY KEY, data TEXT NOT NULL, expires REAL NOT NULL)"
-            )
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {self.table}_expires ON {self.table} (expires)"
-            )
-            connection_created.send(type(self), connection=conn)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
     def _conn(self) -> sqlite3.Connection:
-        local = self._local
-        if getattr(local, "generation", -1) != self._generation:
-            conn = self._connect()
-            with self._lock:
-                self._connections.append(conn)
-            local.conn, local.generation = conn, self._generation
-        current: sqlite3.Connection = local.conn
-        return current
+        # Each thread has its own connection: see _sqlite.Connections.
+        return self._connections.thread_connection()
 
     def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         try:
@@ -236,12 +204,9 @@ class SQLiteStore(SessionStore):
         Call it when no request is using the store (at shutdown).
         """
         with self._lock:
-            self._generation += 1
-            connections, self._connections = self._connections, []
             executor, self._executor = self._executor, self._new_executor()
         executor.shutdown(wait=True)
-        for conn in connections:
-            conn.close()
+        self._connections.close()
 
     # Async twins: the same work on the store's threads.
 
