@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("reqsignals-demo"),
         help="where the demo keeps its SQLite files (default: ./reqsignals-demo)",
     )
+    try:
+        from .auth.lockout.command import add_parser as add_lockout
+    except ImportError:  # pragma: no cover - the auth extra is not installed
+        pass
+    else:
+        add_lockout(sub)
     return parser
 
 
@@ -254,6 +260,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``reqsignals`` command. Returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "lockout":
+        from .auth.lockout.command import run as lockout
+
+        try:
+            return lockout(args, load_app)
+        except CommandError as exc:
+            print(f"reqsignals: error: {exc}", file=sys.stderr)
+            return 2
     log = SignalLog(as_json=args.json, color=False if args.no_color else None)
     try:
         if not 0 < args.port < 65536:

@@ -49,6 +49,7 @@ __all__ = [
     "Lockout",
     "MemoryCounter",
     "counter_for",
+    "reset_keys",
     "username_key",
 ]
 
@@ -126,6 +127,26 @@ def counter_for(store: object) -> FailureCounter:
         f"Lockout cannot count failed logins in a {type(store).__name__}: pass a "
         "MemoryStore, SQLiteStore or RedisStore, or a FailureCounter"
     )
+
+
+def reset_keys(username: str | None, client: str | None) -> list[str] | None:
+    """The keys :meth:`Lockout.reset` forgets: the username's and the address's (an IPv6
+    address stands for its ``/64``); ``None`` (every key) when both are ``None``.
+
+    Raises:
+        ValueError: *username* is not one that is counted (empty or over-long).
+    """
+    if username is None and client is None:
+        return None
+    keys = []
+    if username is not None:
+        named = username_key(username)
+        if named is None:
+            raise ValueError(f"{username[:100]!r} is not a username that can be counted")
+        keys.append(named[0])
+    if client is not None:
+        keys.append(f"client:{normalise_address(client) or client}")
+    return keys
 
 
 @dataclass(frozen=True)
@@ -318,19 +339,6 @@ class Lockout:
 
     # -- for admins ---------------------------------------------------------------------
 
-    def _reset_keys(self, username: str | None, client: str | None) -> list[str] | None:
-        if username is None and client is None:
-            return None
-        keys = []
-        if username is not None:
-            named = username_key(username)
-            if named is None:
-                raise ValueError(f"{username!r} is not a username that can be counted")
-            keys.append(named[0])
-        if client is not None:
-            keys.append(f"client:{normalise_address(client) or client}")
-        return keys
-
     def reset(self, username: str | None = None, client: str | None = None) -> int:
         """Lift the lock of *username* and/or of the address *client* (an IPv6 address
         lifts its ``/64``); with neither, every count is forgotten.
@@ -338,11 +346,11 @@ class Lockout:
         Returns:
             how many of those keys held attempts.
         """
-        return self.counter.reset(self._reset_keys(username, client))
+        return self.counter.reset(reset_keys(username, client))
 
     async def areset(self, username: str | None = None, client: str | None = None) -> int:
         """Async twin of :meth:`reset`."""
-        return await self.counter.areset(self._reset_keys(username, client))
+        return await self.counter.areset(reset_keys(username, client))
 
     def locks(self) -> list[LockInfo]:
         """Every username and address with attempts in the window, locked or not."""
