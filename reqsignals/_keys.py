@@ -26,6 +26,11 @@ AUTH_KEY = "reqsignals.auth"
 #: The request's :class:`~reqsignals.auth.Session`.
 SESSION_KEY = "reqsignals.session"
 
+#: The :class:`~reqsignals.auth.LockedOut` (or ``LockoutUnavailable``) that
+#: ``authenticate()`` raised on this request, for the session middleware to answer with
+#: a 429 (503) even when a framework turned the exception into its own 500 page.
+LOCKOUT_REFUSAL_KEY = "reqsignals.lockout_refusal"
+
 #: The request's user once loaded (or :data:`~reqsignals.auth.ANONYMOUS`).
 USER_KEY = "reqsignals.user"
 

@@ -21,13 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 from .._deprecation import warn_deprecated
 from ..scrub import MASK, ScrubRule, scrub_credentials, scrub_headers
-from ..signals import csrf_failed, user_logged_in, user_logged_out, user_login_failed
+from ..signals import (
+    csrf_failed,
+    user_locked_out,
+    user_logged_in,
+    user_logged_out,
+    user_login_failed,
+)
 from . import stores as _stores
 from .backends import AuthBackend, MemoryBackend, SQLiteBackend
 from .config import SessionAuth
 from .csrf import CSRF, csrf_input, csrf_token
 from .exceptions import (
     AuthError,
+    LockedOut,
+    LockoutUnavailable,
     PermissionDenied,
     SessionError,
     SessionStoreUnavailable,
@@ -47,6 +55,7 @@ from .flow import (
     update_session_auth_hash,
 )
 from .hashers import Argon2Hasher
+from .lockout import Lockout
 from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
 from .sessions import Session, SessionConfig, get_auth, get_session
 from .stores import CookieStore, MemoryStore, SessionStore, SQLiteStore
@@ -66,6 +75,9 @@ __all__ = [
     "AuthBackend",
     "AuthError",
     "CookieStore",
+    "LockedOut",
+    "Lockout",
+    "LockoutUnavailable",
     "MemoryBackend",
     "MemoryStore",
     "PermissionDenied",
@@ -99,6 +111,7 @@ __all__ = [
     "scrub_headers",
     "session_auth_hash",
     "update_session_auth_hash",
+    "user_locked_out",
     "user_logged_in",
     "user_logged_out",
     "user_login_failed",

@@ -18,6 +18,7 @@ from itsdangerous import BadData, TimestampSigner
 
 from .._wrap import guess_interface
 from .exceptions import SessionTooLarge
+from .lockout import Lockout
 from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
 from .sessions import Session
 from .stores.base import SessionStore
@@ -94,9 +95,13 @@ class SessionAuth:
         https_only: always mark the cookie ``Secure``; otherwise it is marked so when
             the request came over HTTPS.
         salt: separates these signatures from others made with the same key.
+        lockout: a :class:`~reqsignals.auth.Lockout` that ``authenticate()`` asks before
+            any backend (``True``: one with the defaults). It counts beside *store*
+            unless given a store of its own; a ``CookieStore`` needs one.
 
     Raises:
-        ValueError: an empty secret key, a bad ``same_site``, cookie name or ``max_age``.
+        ValueError: an empty secret key, a bad ``same_site``, cookie name or ``max_age``,
+            or a lock-out with no store of its own beside a ``CookieStore``.
         TypeError: a secret key that is not ``str`` or ``bytes``, a store class or a
             path instead of a store, or one backend instead of a list of them.
 
@@ -119,6 +124,7 @@ class SessionAuth:
         same_site: Literal["lax", "strict", "none"] = "lax",
         https_only: bool = False,
         salt: str = "reqsignals.session",
+        lockout: Lockout | bool | None = None,
     ) -> None:
         keys = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
         if not isinstance(keys, Sequence) or not all(isinstance(k, (str, bytes)) for k in keys):
@@ -148,8 +154,21 @@ class SessionAuth:
             raise ValueError(f"cookie_name must be a plain token, got {cookie_name!r}")
         if max_age <= 0:
             raise ValueError(f"max_age must be a positive number of seconds, got {max_age!r}")
+        if lockout is True:
+            lockout = Lockout()
+        elif lockout is False:
+            lockout = None
+        elif lockout is not None and not isinstance(lockout, Lockout):
+            raise TypeError(
+                f"lockout takes a Lockout(...), True for the defaults or None, got "
+                f"{type(lockout).__name__}"
+            )
         if store is None:
             store = SQLiteStore()
+        if lockout is not None:
+            lockout.bind(store)  # counts beside the session store unless given its own
+        #: The brute-force lock-out, or ``None``.
+        self.lockout = lockout
         self.store = store
         self.backends = tuple(backends)
         self.cookie_name = cookie_name
@@ -196,12 +215,16 @@ class SessionAuth:
         return WSGISessionMiddleware(app, auth=self)
 
     def close(self) -> None:
-        """Close the store's connections."""
+        """Close the store's connections (and the lock-out's)."""
         self.store.close()
+        if self.lockout is not None:
+            self.lockout.close()
 
     async def aclose(self) -> None:
-        """Close the store's connections from async code."""
+        """Close the store's connections (and the lock-out's) from async code."""
         await self.store.aclose()
+        if self.lockout is not None:
+            await self.lockout.aclose()
 
     # Cookies
 

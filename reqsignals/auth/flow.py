@@ -20,11 +20,12 @@ import inspect
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from .._keys import STARLETTE_USER_KEY, USER_KEY
+from .._keys import LOCKOUT_REFUSAL_KEY, STARLETTE_USER_KEY, USER_KEY
 from ..dispatch import Signal, is_async_callable
 from ..scrub import scrub_credentials
-from ..signals import user_logged_in, user_logged_out, user_login_failed
-from .exceptions import PermissionDenied
+from ..signals import user_locked_out, user_logged_in, user_logged_out, user_login_failed
+from .exceptions import LockedOut, LockoutUnavailable, PermissionDenied
+from .lockout import Attempt, Lockout
 from .sessions import Session, SessionConfig, _namespace, get_auth, get_session
 from .users import session_auth_hash, session_auth_hash_matches
 
@@ -203,6 +204,28 @@ def _candidates(auth: SessionConfig, request: Any, credentials: Mapping[str, Any
     return found
 
 
+def _refused(request: Any, exc: Exception) -> None:
+    # Left on the request so the session middleware answers 429 (or 503) even when a
+    # framework turns the uncaught exception into its own 500 page.
+    _space(request)[LOCKOUT_REFUSAL_KEY] = exc
+
+
+def _begin(request: Any, lockout: Lockout, credentials: Mapping[str, Any]) -> Attempt:
+    try:
+        return lockout.begin(request, credentials)
+    except (LockedOut, LockoutUnavailable) as exc:
+        _refused(request, exc)
+        raise
+
+
+async def _abegin(request: Any, lockout: Lockout, credentials: Mapping[str, Any]) -> Attempt:
+    try:
+        return await lockout.abegin(request, credentials)
+    except (LockedOut, LockoutUnavailable) as exc:
+        _refused(request, exc)
+        raise
+
+
 def authenticate(request: Any, **credentials: Any) -> Any | None:
     """Ask each backend in turn for the user these credentials belong to.
 
@@ -211,10 +234,18 @@ def authenticate(request: Any, **credentials: Any) -> Any | None:
     When no backend accepts them, ``user_login_failed`` is sent once, with a scrubbed
     copy of the credentials, and ``None`` is returned.
 
+    With ``SessionAuth(lockout=...)``, the lock-out is asked first: while the username
+    or the client's address is locked, :class:`~reqsignals.auth.LockedOut` is raised
+    and no backend runs. A failed attempt is counted; when it engages a lock,
+    ``user_locked_out`` is sent after ``user_login_failed``.
+
     Returns:
         The user, or ``None``.
 
     Raises:
+        LockedOut: too many failed logins for this username or address (the session
+            middleware answers an uncaught one with 429 and ``Retry-After``).
+        LockoutUnavailable: the lock-out's counter store is down (logins fail closed).
         RuntimeError: the session middleware is not installed, no backend is
             configured, or a backend is async and an event loop runs in this thread
             (use :func:`aauthenticate` there).
@@ -226,7 +257,12 @@ def authenticate(request: Any, **credentials: Any) -> Any | None:
             login(flask.request, user)
     """
     auth = get_auth(request)
-    for backend in _candidates(auth, request, credentials):
+    candidates = _candidates(auth, request, credentials)
+    lockout = auth.lockout
+    attempt = None if lockout is None else _begin(request, lockout, credentials)
+    # From here on the attempt counts as a failure unless a backend accepts it: one
+    # that raises leaves it counted (it may have checked the password first).
+    for backend in candidates:
         try:
             user = _run(
                 backend.authenticate(request, **credentials),  # type: ignore[attr-defined]
@@ -236,31 +272,59 @@ def authenticate(request: Any, **credentials: Any) -> Any | None:
         except PermissionDenied:
             break
         if user is not None:
+            if lockout is not None and attempt is not None:
+                lockout.succeeded(attempt)
             return _annotate(auth, user, backend)
+    scrubbed = scrub_credentials(credentials)
     _send(
         user_login_failed,
         LOGIN_FAILED_SENDER,
         "aauthenticate",
-        credentials=scrub_credentials(credentials),
+        credentials=scrubbed,
         request=request,
     )
+    if lockout is not None and attempt is not None:
+        for reason, retry_after in lockout.failed(attempt):
+            _send(
+                user_locked_out,
+                LOGIN_FAILED_SENDER,
+                "aauthenticate",
+                request=request,
+                credentials=scrubbed,
+                reason=reason,
+                retry_after=retry_after,
+            )
     return None
 
 
 async def aauthenticate(request: Any, **credentials: Any) -> Any | None:
     """The async twin of :func:`authenticate`: awaits async backends, runs sync ones in a
-    worker thread, and sends ``user_login_failed`` with ``asend_robust``."""
+    worker thread, and sends ``user_login_failed`` (and ``user_locked_out``) with
+    ``asend_robust``."""
     auth = get_auth(request)
-    for backend in _candidates(auth, request, credentials):
+    candidates = _candidates(auth, request, credentials)
+    lockout = auth.lockout
+    attempt = None if lockout is None else await _abegin(request, lockout, credentials)
+    for backend in candidates:
         try:
             user = await _acall(backend, "authenticate", request, **credentials)
         except PermissionDenied:
             break
         if user is not None:
+            if lockout is not None and attempt is not None:
+                await lockout.asucceeded(attempt)
             return _annotate(auth, user, backend)
-    await user_login_failed.asend_robust(
-        LOGIN_FAILED_SENDER, credentials=scrub_credentials(credentials), request=request
-    )
+    scrubbed = scrub_credentials(credentials)
+    await user_login_failed.asend_robust(LOGIN_FAILED_SENDER, credentials=scrubbed, request=request)
+    if lockout is not None and attempt is not None:
+        for reason, retry_after in await lockout.afailed(attempt):
+            await user_locked_out.asend_robust(
+                LOGIN_FAILED_SENDER,
+                request=request,
+                credentials=scrubbed,
+                reason=reason,
+                retry_after=retry_after,
+            )
     return None
 
 

@@ -7,16 +7,54 @@ puts it on the request, and has it saved when the response starts.
 
 from __future__ import annotations
 
+import logging
+import sys
 from collections.abc import Iterable
 from typing import Any
 
 from .._deprecation import deprecated_names
-from .._keys import AUTH_KEY, SESSION_KEY, STARLETTE_SESSION_KEY, STARLETTE_USER_KEY
+from .._keys import (
+    AUTH_KEY,
+    LOCKOUT_REFUSAL_KEY,
+    SESSION_KEY,
+    STARLETTE_SESSION_KEY,
+    STARLETTE_USER_KEY,
+)
 from ..types import ASGIApp, Environ, Message, Receive, Scope, Send, StartResponse, WSGIApp
+from .exceptions import LockedOut, LockoutUnavailable
 from .flow import aget_user
 from .sessions import SessionConfig
 
 __all__ = ["ASGISessionMiddleware", "WSGISessionMiddleware"]
+
+logger = logging.getLogger("reqsignals.auth")
+
+_REFUSALS = (LockedOut, LockoutUnavailable)
+#: Seconds a client is asked to wait when the lock-out's store is down.
+UNAVAILABLE_RETRY_AFTER = 30
+
+
+def _refusal(exc: BaseException) -> tuple[int, str, list[tuple[str, str]], bytes]:
+    """The answer to a refused login: 429 for a lock, 503 when the counter is down."""
+    if isinstance(exc, LockedOut):
+        status, reason, retry_after = 429, "Too Many Requests", exc.retry_after
+        body = f"Too many failed logins: try again in {exc.retry_after} seconds.\n"
+    else:
+        logger.error("a login was refused: %s", exc)
+        status, reason = 503, "Service Unavailable"
+        retry_after = UNAVAILABLE_RETRY_AFTER
+        body = "Logging in is unavailable right now; try again later.\n"
+    data = body.encode()
+    headers = [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(data))),
+        ("Retry-After", str(retry_after)),
+    ]
+    return status, reason, headers, data
+
+
+def _discard(data: bytes) -> None:
+    """The ``write()`` an app gets while its error page is replaced by a refusal."""
 
 
 class WSGISessionMiddleware:
@@ -25,6 +63,11 @@ class WSGISessionMiddleware:
     Puts the :class:`SessionAuth` at ``environ["reqsignals.auth"]`` and the
     :class:`Session` at ``environ["reqsignals.session"]`` (loaded on first use), and
     writes the session when the app calls ``start_response`` — not for 5xx responses.
+
+    A :class:`~reqsignals.auth.LockedOut` from ``authenticate()`` that the app does not
+    catch is answered with ``429 Too Many Requests`` and ``Retry-After`` (a
+    ``LockoutUnavailable`` with ``503``), also when the framework has already turned
+    it into its own 500 page (Flask does) before returning from the call.
 
     Example::
 
@@ -43,20 +86,44 @@ class WSGISessionMiddleware:
         secure = auth.https_only or environ.get("wsgi.url_scheme") == "https"
         saved = False
         cookie: str | None = None
+        replaced: bytes | None = None  # the refusal sent instead of the app's error page
+        started = False
 
         def start_response_with_session(
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Any:
-            nonlocal saved, cookie
+            nonlocal saved, cookie, replaced, started
+            started = True
+            refused = environ.get(LOCKOUT_REFUSAL_KEY)
+            if refused is not None and replaced is None and status[:1] == "5":
+                # The framework made its own 500 page of the uncaught LockedOut.
+                code, reason, headers, replaced = _refusal(refused)
+                status = f"{code} {reason}"
             if not saved:
                 saved = True
                 if status[:1] != "5":
                     cookie = auth.save_session(session, secure=secure)
             if cookie is not None:
                 headers = [*headers, ("Set-Cookie", cookie)]
-            return start_response(status, headers, exc_info)
+            write = start_response(status, headers, exc_info)
+            return write if replaced is None else _discard
 
-        return self.app(environ, start_response_with_session)
+        try:
+            result = self.app(environ, start_response_with_session)
+        except _REFUSALS as exc:
+            if replaced is None:
+                environ[LOCKOUT_REFUSAL_KEY] = exc
+                # exc_info only to replace headers the app already gave (PEP 3333).
+                again = sys.exc_info() if started else None
+                start_response_with_session("500 Internal Server Error", [], again)
+            assert replaced is not None
+            return [replaced]
+        if replaced is not None:
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            return [replaced]
+        return result
 
 
 class ASGISessionMiddleware:
@@ -67,6 +134,12 @@ class ASGISessionMiddleware:
     :class:`SessionAuth` at ``scope["reqsignals.auth"]``. The session is written when
     the response starts (``websocket.accept`` for websockets), except for 5xx
     responses. At lifespan shutdown the store's connections are closed.
+
+    A :class:`~reqsignals.auth.LockedOut` from ``aauthenticate()`` that the app does not
+    catch is answered with ``429 Too Many Requests`` and ``Retry-After`` (a
+    ``LockoutUnavailable`` with ``503``), also when the framework sends its own 500
+    page for it first (Starlette's ``ServerErrorMiddleware`` does): that page is not
+    sent.
 
     Example::
 
@@ -99,8 +172,9 @@ class ASGISessionMiddleware:
             # (no backend call unless the session holds a logged-in user).
             scope[STARLETTE_USER_KEY] = await aget_user(scope)
         secure = auth.https_only or scope.get("scheme") in ("https", "wss")
+        started = refused = False
 
-        async def send_with_session(message: Message) -> None:
+        async def forward(message: Message) -> None:
             kind = message["type"]
             if (kind == "http.response.start" and message["status"] < 500) or (
                 kind == "websocket.accept"
@@ -111,7 +185,34 @@ class ASGISessionMiddleware:
                     message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, send_with_session)
+        async def refuse(exc: BaseException) -> None:
+            nonlocal refused
+            refused = True
+            status, _, headers, body = _refusal(exc)
+            encoded = [(k.lower().encode(), v.encode()) for k, v in headers]
+            await forward({"type": "http.response.start", "status": status, "headers": encoded})
+            await forward({"type": "http.response.body", "body": body})
+
+        async def send_with_session(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the error page a framework made of the refusal: not sent
+            if message["type"] == "http.response.start":
+                started = True
+                exc = scope.get(LOCKOUT_REFUSAL_KEY)
+                if exc is not None and message["status"] >= 500:
+                    await refuse(exc)  # the framework's 500 page for an uncaught LockedOut
+                    return
+            await forward(message)
+
+        try:
+            await self.app(scope, receive, send_with_session)
+        except _REFUSALS as exc:
+            if refused:
+                return
+            if started or kind != "http":
+                raise
+            await refuse(exc)
 
     def _closing_on_shutdown(self, send: Send) -> Send:
         async def send_closing(message: Message) -> None:

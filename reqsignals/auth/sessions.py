@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol
 
 from .._keys import AUTH_KEY, SESSION_KEY
+from .lockout import Lockout
 from .stores.base import SessionStore
 
 __all__ = ["AUTH_KEY", "SESSION_KEY", "Session", "SessionConfig", "get_auth", "get_session"]
@@ -282,6 +283,8 @@ class SessionConfig(Protocol):
     secret_keys: tuple[bytes, ...]
     #: Whether the session cookie is always marked ``Secure``.
     https_only: bool
+    #: The brute-force lock-out ``authenticate()`` asks first, or ``None``.
+    lockout: Lockout | None
 
     def open_session(self, cookie_header: str | None) -> Session:
         """The session for a request with this ``Cookie`` header, loaded on first use."""

@@ -17,8 +17,9 @@ from reqsignals.auth.lockout.sqlite import SQLiteCounter
 from reqsignals.cli import main
 from tests.support import ROOT, Server, free_port
 
-ADA = username_key("ada")
-assert ADA is not None
+_ADA = username_key("ada")
+assert _ADA is not None
+ADA: tuple[str, str] = _ADA
 
 
 def fill(counter: FailureCounter) -> None:
@@ -102,7 +103,10 @@ def test_reset_a_username_in_any_spelling_then_an_address_then_all(
     ],
 )
 def test_mistakes_exit_2_with_one_line(
-    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)

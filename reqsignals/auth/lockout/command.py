@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import SessionStoreUnavailable
+from ..exceptions import SessionStoreUnavailable
 from . import Lockout, reset_keys
 from .counters import FailureCounter, LockInfo
 
