@@ -20,6 +20,8 @@ PUBLIC_MODULES = [
     "reqsignals.contrib",
     "reqsignals.contrib.flask",
     "reqsignals.contrib.django",
+    "reqsignals.contrib.sqlalchemy",
+    "reqsignals.contrib.alembic",
     "reqsignals.auth",
     "reqsignals.auth.flow",
     "reqsignals.auth.sessions",
