@@ -105,6 +105,11 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
         ),
         pytest.param("--factory", "--factory needs an APP", id="factory-without-app"),
         pytest.param(
+            "--factory tests.cli_apps:not_an_app",
+            "--factory: tests.cli_apps:not_an_app must be a callable",
+            id="factory-not-callable",
+        ),
+        pytest.param(
             "tests/no_such_file.py:app", "no such file: 'tests/no_such_file.py'", id="no-file"
         ),
         pytest.param("tests/cli_apps.txt:app", "is not a Python file", id="not-python"),
