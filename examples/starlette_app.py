@@ -57,7 +57,7 @@ DEMO_USER = ("ada", "correct horse battery staple")
 users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
 users.create_user(*DEMO_USER)
 auth = SessionAuth(
-    secret_key=os.environ.get("SECRET_KEY", "dev-only-not-secret"),
+    secret_key=os.environ.get("SECRET_KEY", "dev-only-not-secret-set-SECRET_KEY-to-deploy"),
     store=MemoryStore(),
     backends=[users],
 )

@@ -40,6 +40,7 @@ from .exceptions import (
     SessionError,
     SessionStoreUnavailable,
     SessionTooLarge,
+    WeakSecretKeyWarning,
 )
 from .flow import (
     ANONYMOUS,
@@ -94,6 +95,7 @@ __all__ = [
     "SessionTooLarge",
     "User",
     "WSGISessionMiddleware",
+    "WeakSecretKeyWarning",
     "aauthenticate",
     "aget_user",
     "alogin",

@@ -11,20 +11,25 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import warnings
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any, Literal
 
 from itsdangerous import BadData, TimestampSigner
 
 from .._wrap import guess_interface
-from .exceptions import SessionTooLarge
+from .exceptions import SessionTooLarge, WeakSecretKeyWarning
 from .lockout import Lockout
 from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
 from .sessions import Session
 from .stores.base import SessionStore
 from .stores.sqlite import SQLiteStore
 
-__all__ = ["SessionAuth"]
+__all__ = ["MIN_SECRET_KEY_LENGTH", "SessionAuth"]
+
+#: The shortest secret key, in bytes (UTF-8 for a str), that does not warn: as long as
+#: the HMAC-SHA256 output, what ``secrets.token_urlsafe(32)`` gives.
+MIN_SECRET_KEY_LENGTH = 32
 
 logger = logging.getLogger("reqsignals.auth")
 
@@ -82,7 +87,8 @@ class SessionAuth:
     a new, empty session and the client is told to drop the cookie.
 
     Args:
-        secret_key: a secret, or a list of secrets (the first signs, all verify).
+        secret_key: a secret, or a list of secrets (the first signs, all verify); each
+            at least ``MIN_SECRET_KEY_LENGTH`` (32) bytes of random data.
         store: where session data lives; default ``SQLiteStore()``
             (``reqsignals-sessions.db`` in the working directory).
         backends: the authentication backends, for the login flow.
@@ -98,6 +104,9 @@ class SessionAuth:
         lockout: a :class:`~reqsignals.auth.Lockout` that ``authenticate()`` asks before
             any backend (``True``: one with the defaults). It counts beside *store*
             unless given a store of its own; a ``CookieStore`` needs one.
+
+    Warns:
+        WeakSecretKeyWarning: a secret key is shorter than 32 bytes.
 
     Raises:
         ValueError: an empty secret key, a bad ``same_site``, cookie name or ``max_age``,
@@ -180,6 +189,16 @@ class SessionAuth:
         #: The secret keys as bytes, the signing one first (for other HMACs, e.g. the
         #: login flow's session hash, that must rotate with the cookie's).
         self.secret_keys = tuple(k.encode() if isinstance(k, str) else k for k in keys)
+        for i, key in enumerate(self.secret_keys):
+            if len(key) < MIN_SECRET_KEY_LENGTH:
+                name = "secret_key" if isinstance(secret_key, (str, bytes)) else f"secret_key[{i}]"
+                warnings.warn(  # the length only: never the key
+                    f"{name} is {len(key)} bytes long; use at least {MIN_SECRET_KEY_LENGTH} "
+                    "bytes of random data, e.g. secrets.token_urlsafe(32): a short key can be "
+                    "guessed from one session cookie, and then any session forged",
+                    WeakSecretKeyWarning,
+                    stacklevel=2,
+                )
         # itsdangerous signs with the last key of its list; ours signs with the first.
         self._signer = TimestampSigner(
             list(reversed(self.secret_keys)), salt=salt, digest_method=hashlib.sha256

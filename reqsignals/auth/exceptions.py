@@ -10,6 +10,7 @@ __all__ = [
     "SessionError",
     "SessionStoreUnavailable",
     "SessionTooLarge",
+    "WeakSecretKeyWarning",
 ]
 
 
@@ -82,4 +83,14 @@ class LockoutUnavailable(SessionStoreUnavailable):
     Raised by ``authenticate()`` / ``aauthenticate()`` before any backend runs: logins
     fail closed (no unlimited guessing while the counts cannot be kept). Requests that
     do not log in never touch the counter and are not affected.
+    """
+
+
+class WeakSecretKeyWarning(UserWarning):
+    """A ``SessionAuth`` secret key is shorter than ``MIN_SECRET_KEY_LENGTH`` (32) bytes.
+
+    Anyone holding one session cookie can try guesses at the key offline, and a key
+    found signs any session. Use at least 32 random bytes, e.g.
+    ``secrets.token_urlsafe(32)``, read from your configuration. The message says which
+    key is short and how long it is, never the key.
     """
