@@ -10,9 +10,10 @@ failed logins with their credentials scrubbed) and a timing line per request. Af
 five failed logins within fifteen minutes, for one username or from one address,
 ``/login`` answers 429 until the window has passed.
 
-The receivers are connected in the lifespan and disconnected at shutdown; the lock-out
-object lives in the lifespan state, where the login view finds it
-(``request.state.lockout``).
+The lock-out is reqsignals' own (``SessionAuth(lockout=Lockout(...))``): ``aauthenticate``
+refuses a locked username or address before any password is hashed, and the login view
+turns that ``LockedOut`` into its page. The receivers (the audit log, the timing line
+and an alert per lock) are connected in the lifespan and disconnected at shutdown.
 
 This is a demo: the users live in memory with deliberately cheap password hashing, the
 secret key has a development default, and the forms have no CSRF protection. A real app
@@ -27,7 +28,6 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -35,12 +35,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from examples.receivers import audit, timing
-from examples.receivers.lockout import LockedOut, LoginLockout
+from examples.receivers import audit, lockout, timing
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.auth import (
     Argon2Hasher,
     ASGISessionMiddleware,
+    LockedOut,
+    Lockout,
     MemoryBackend,
     MemoryStore,
     SessionAuth,
@@ -60,22 +61,23 @@ auth = SessionAuth(
     secret_key=os.environ.get("SECRET_KEY", "dev-only-not-secret-set-SECRET_KEY-to-deploy"),
     store=MemoryStore(),
     backends=[users],
+    # Counted beside the sessions (here in memory; SQLiteStore or RedisStore share the
+    # counts between processes). Behind a reverse proxy, add trusted_proxies=[...].
+    lockout=Lockout(max_failures=5, window=15 * 60),
 )
 
 
 @asynccontextmanager
-async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
-    lockout = LoginLockout(max_failures=5, window=15 * 60)
-    lockout.connect()
+async def lifespan(app: Starlette) -> AsyncIterator[None]:
     audit.connect()
     timing.connect()
+    lockout.connect()
     try:
-        # The state keeps the lock-out alive (its receivers are weak) and hands it to views.
-        yield {"lockout": lockout}
+        yield
     finally:
+        lockout.disconnect()
         timing.disconnect()
         audit.disconnect()
-        lockout.disconnect()
 
 
 def page(body: str, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -114,15 +116,15 @@ async def login(request: Request) -> Response:
     form = await request.form()
     username, password = str(form.get("username", "")), str(form.get("password", ""))
     try:
-        # Before authenticate: a locked-out attempt costs no hashing and counts no failure.
-        request.state.lockout.check(request, username)
-    except LockedOut as locked:
+        user = await aauthenticate(request, username=username, password=password)
+    except LockedOut as locked:  # refused before any hashing; not counted again
+        what = "this account" if locked.reason == "username" else "your address"
+        message = f"Too many failed logins for {what}. Try again in {locked.retry_after} seconds."
         headers = {"Retry-After": str(locked.retry_after)}
-        return page(f"<p>{html.escape(str(locked))}</p>", status_code=429, headers=headers)
-    user = await aauthenticate(request, username=username, password=password)
-    if user is None:  # user_login_failed was sent: audited and counted by the lock-out
+        return page(f"<p>{html.escape(message)}</p>", status_code=429, headers=headers)
+    if user is None:  # user_login_failed was sent: audited; the lock-out counted it
         return page("<p>Invalid username or password.</p>" + LOGIN_FORM, status_code=401)
-    await alogin(request, user)  # user_logged_in: audited, the username's failures cleared
+    await alogin(request, user)  # user_logged_in: audited (the username's count was cleared)
     return RedirectResponse("/", status_code=303)
 
 

@@ -21,6 +21,7 @@ _COLORS = {
     "user_logged_in": "35",  # magenta
     "user_logged_out": "35",
     "user_login_failed": "33;1",  # bold yellow
+    "user_locked_out": "31;1",  # bold red
     "connection_created": "2",  # dim
 }
 
@@ -109,6 +110,9 @@ class SignalLog:
         if "credentials" in kwargs:
             # user_login_failed sends an already scrubbed copy: log exactly that.
             rec["credentials"] = kwargs["credentials"]
+        for key in ("reason", "retry_after"):  # user_locked_out, csrf_failed
+            if key in kwargs:
+                rec[key] = kwargs[key]
         if signal.name == "connection_created":
             rec["store"] = getattr(sender, "__name__", repr(sender))
         return rec
@@ -126,7 +130,7 @@ class SignalLog:
             parts.append(str(rec["status"]))
         if "duration_ms" in rec:
             parts.append(f"{rec['duration_ms']:.1f} ms")
-        for key in ("exception", "user", "credentials", "store"):
+        for key in ("exception", "user", "credentials", "reason", "retry_after", "store"):
             if key in rec:
                 parts.append(f"{key}={rec[key]}")
         line = "  ".join(parts)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -17,21 +15,19 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 
 import reqsignals
-from examples.receivers import audit, timing
-from examples.receivers.lockout import LockedOut, LoginLockout
+from examples.receivers import audit, lockout, timing
 from examples.receivers.prometheus import RequestMetrics
 from examples.receivers.request_info import client_ip, method_and_path
-from reqsignals import user_logged_in, user_login_failed
 from reqsignals.auth import (
     Argon2Hasher,
+    LockedOut,
+    Lockout,
     MemoryBackend,
     MemoryStore,
     SessionAuth,
-    User,
     authenticate,
     login,
     logout,
-    scrub_credentials,
 )
 from reqsignals.signals import ALL_SIGNALS
 
@@ -252,244 +248,47 @@ def test_audit_logs_each_auth_signal_without_the_password(
     assert not any("nope" in r.getMessage() or PASSWORD in r.getMessage() for r in records)
 
 
-# -- lockout -----------------------------------------------------------------------------
+# -- lockout: an alert per lock of the built-in lock-out -------------------------------------
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def environ_from(ip: str) -> dict[str, Any]:
-    return {"REQUEST_METHOD": "POST", "PATH_INFO": "/login", "REMOTE_ADDR": ip}
-
-
-def fail(username: str | None, ip: str = "192.0.2.1", **credentials: Any) -> None:
-    """What authenticate() sends when no backend accepts the credentials."""
-    if username is not None:
-        credentials["username"] = username
-    credentials.setdefault("password", "wrong")
-    user_login_failed.send(
-        "reqsignals.auth", credentials=scrub_credentials(credentials), request=environ_from(ip)
+def test_lockout_alerts_once_per_lock_with_the_scrubbed_username(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+    users.create_user("grace", PASSWORD)
+    auth = SessionAuth(
+        "test",
+        MemoryStore(),
+        backends=[users],
+        lockout=Lockout(max_failures=2, max_client_failures=3, window=60),
     )
 
-
-def succeed(username: str, ip: str = "192.0.2.1") -> None:
-    """What login() sends once the user is logged in."""
-    user = User(1, username, "")
-    user_logged_in.send(User, request=environ_from(ip), user=user)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def lockout(clock: Clock) -> Iterator[LoginLockout]:
-    lockout = LoginLockout(max_failures=3, window=60, clock=clock)
-    lockout.connect()
-    try:
-        yield lockout
-    finally:
-        lockout.disconnect()
-
-
-def check(lockout: LoginLockout, username: str, ip: str = "192.0.2.1") -> LockedOut | None:
-    try:
-        lockout.check(environ_from(ip), username)
-    except LockedOut as locked:
-        return locked
-    return None
-
-
-def test_lockout_refuses_at_the_limit_not_before(lockout: LoginLockout, clock: Clock) -> None:
-    fail("ada")
-    clock.now += 10
-    fail("ada")
-    assert check(lockout, "ada") is None
-    clock.now += 10
-    fail("ada")
-    locked = check(lockout, "ada")
-    assert locked is not None
-    assert (locked.reason, locked.retry_after) == ("username", 40)
-    assert str(locked) == "Too many failed logins for this account. Try again in 40 seconds."
-
-
-def test_lockout_lifts_when_the_oldest_failure_leaves_the_window(
-    lockout: LoginLockout, clock: Clock
-) -> None:
-    for _ in range(3):
-        fail("ada", ip="192.0.2.1")
-        clock.now += 10  # failures at 1000, 1010, 1020
-    clock.now = 1059.5
-    assert check(lockout, "ada", ip="192.0.2.2") is not None
-    assert check(lockout, "ada", ip="192.0.2.2").retry_after == 1  # type: ignore[union-attr]
-    clock.now = 1060  # the failure at 1000 is out of the window
-    assert check(lockout, "ada", ip="192.0.2.2") is None
-    assert lockout.failures(environ_from("192.0.2.2"), "ada") == {"username": 2, "ip": 0}
-    clock.now = 1200
-    assert lockout.failures(environ_from("192.0.2.1"), "ada") == {"username": 0, "ip": 0}
-
-
-def test_lockout_failures_past_the_limit_keep_the_lock_until_enough_age_out(
-    lockout: LoginLockout, clock: Clock
-) -> None:
-    # Attempts that raced past check() still count: four failures at 1000..1030.
-    for _ in range(4):
-        fail("ada")
-        clock.now += 10
-    clock.now = 1030
-    # Under three only once 1000 and 1010 are both out: at 1070.
-    assert check(lockout, "ada").retry_after == 40  # type: ignore[union-attr]
-    clock.now = 1069
-    assert check(lockout, "ada") is not None
-    clock.now = 1070
-    assert check(lockout, "ada") is None
-
-
-@pytest.mark.parametrize(
-    ("failures", "probe", "reason"),
-    [
-        pytest.param(
-            [("ada", "192.0.2.1"), ("ada", "192.0.2.2"), ("ada", "192.0.2.3")],
-            ("ada", "192.0.2.4"),
-            "username",
-            id="one-username-from-many-addresses",
-        ),
-        pytest.param(
-            [("ada", "192.0.2.1"), ("ADA", "192.0.2.2"), ("\uff21da", "192.0.2.3")],
-            ("Ada", "192.0.2.4"),
-            "username",
-            id="usernames-normalised",
-        ),
-        pytest.param(
-            [("ada", "192.0.2.1"), ("bob", "192.0.2.1"), ("cy", "192.0.2.1")],
-            ("dee", "192.0.2.1"),
-            "ip",
-            id="many-usernames-from-one-address",
-        ),
-        pytest.param(
-            [(None, "192.0.2.1")] * 3,
-            ("ada", "192.0.2.1"),
-            "ip",
-            id="no-username-counts-for-the-address",
-        ),
-        pytest.param(
-            [("ada", "192.0.2.1"), ("ada", "192.0.2.2"), ("bob", "192.0.2.1")],
-            ("bob", "192.0.2.2"),
-            None,
-            id="neither-at-the-limit",
-        ),
-    ],
-)
-def test_lockout_counts_usernames_and_addresses_separately(
-    lockout: LoginLockout,
-    failures: list[tuple[str | None, str]],
-    probe: tuple[str, str],
-    reason: str | None,
-) -> None:
-    for username, ip in failures:
-        fail(username, ip)
-    locked = check(lockout, *probe)
-    assert (locked.reason if locked else None) == reason
-
-
-def test_lockout_success_forgives_the_username_not_the_address(lockout: LoginLockout) -> None:
-    fail("ada", "192.0.2.1")
-    fail("ada", "192.0.2.2")
-    succeed("ada", "192.0.2.2")
-    assert lockout.failures(environ_from("192.0.2.2"), "ada") == {"username": 0, "ip": 1}
-    fail("ada", "192.0.2.3")
-    fail("ada", "192.0.2.3")
-    assert check(lockout, "ada", "192.0.2.4") is None  # 2 since the success, not 4
-    fail("ada", "192.0.2.3")
-    assert check(lockout, "ada", "192.0.2.4").reason == "username"  # type: ignore[union-attr]
-    locked = check(lockout, "zed", "192.0.2.3")
-    assert locked is not None
-    assert str(locked) == "Too many failed logins for your address. Try again in 60 seconds."
-
-
-def test_lockout_reads_the_configured_username_field(clock: Clock) -> None:
-    lockout = LoginLockout(max_failures=1, window=60, username_field="email", clock=clock)
-    lockout.connect()
-    try:
-        fail(None, "192.0.2.1", email="ada@example.com")
-        assert lockout.failures(environ_from("192.0.2.9"), "ada@example.com") == {
-            "username": 1,
-            "ip": 0,
-        }
-    finally:
-        lockout.disconnect()
-    fail(None, "192.0.2.1", email="ada@example.com")  # disconnected: not counted
-    assert lockout.failures(environ_from("192.0.2.9"), "ada@example.com")["username"] == 1
-    lockout.reset()
-    assert len(lockout) == 0
-
-
-def test_lockout_forgets_idle_keys_under_a_spray_of_usernames(
-    lockout: LoginLockout, clock: Clock
-) -> None:
-    for n in range(600):
-        fail(f"old{n}", ip="192.0.2.1")
-    assert len(lockout) == 601
-    clock.now += 61  # all of those are out of the window now
-    for n in range(500):
-        fail(f"new{n}", ip="192.0.2.2")
-    assert len(lockout) == 501  # the sweep at 1024 keys dropped the idle ones
-    assert lockout.failures(environ_from("192.0.2.2"), "new499") == {"username": 1, "ip": 500}
-
-
-def test_lockout_counts_every_failure_from_many_threads(clock: Clock) -> None:
-    # Unique usernames grow the table past the sweep size while other threads write, and
-    # a tiny switch interval makes the threads interleave as often as they can.
-    lockout = LoginLockout(max_failures=10**6, window=60, clock=clock)
-    lockout.connect()
-    barrier = threading.Barrier(8)
-    errors: list[BaseException] = []
-
-    def worker(w: int) -> None:
-        barrier.wait()
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = WerkzeugRequest(environ)
         try:
-            for n in range(1000):
-                lockout.login_failed(
-                    "reqsignals.auth",
-                    signal=user_login_failed,
-                    credentials={"username": f"user{w}-{n}"},
-                    request=environ_from("192.0.2.1"),
-                )
-                lockout.check(environ_from("192.0.2.1"), f"user{w}-{n}")
-        except BaseException as exc:
-            errors.append(exc)
+            user = authenticate(request, username=request.args["u"], password=request.args["p"])
+        except LockedOut:
+            start_response("429 Too Many Requests", [])
+            return [b""]
+        start_response("200 OK" if user else "401 Unauthorized", [])
+        return [b""]
 
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
+    caplog.set_level(logging.WARNING, logger=lockout.__name__)
+    lockout.connect()
     try:
-        threads = [threading.Thread(target=worker, args=(w,)) for w in range(8)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        transport = httpx.WSGITransport(app=auth.wrap(app), remote_addr="192.0.2.9")
+        with httpx.Client(transport=transport, base_url="http://testserver") as client:
+            attempts = [("grace", "nope"), ("grace", "nope"), ("grace", PASSWORD), ("eve", "x")]
+            statuses = [
+                client.get("/login", params={"u": u, "p": p}).status_code for u, p in attempts
+            ]
+            assert client.get("/login", params={"u": "mallory", "p": "x"}).status_code == 429
     finally:
-        sys.setswitchinterval(interval)
         lockout.disconnect()
-    assert errors == []
-    assert lockout.failures(environ_from("192.0.2.1"), "user3-7") == {"username": 1, "ip": 8000}
-    assert len(lockout) == 8000 + 1
-
-
-@pytest.mark.parametrize(
-    "options",
-    [
-        pytest.param({"max_failures": 0}, id="max-failures"),
-        pytest.param({"window": 0}, id="window"),
-    ],
-)
-def test_lockout_rejects_nonsense_settings(options: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match="max_failures must be at least 1"):
-        LoginLockout(**options)
+    assert statuses == [401, 401, 429, 401]
+    messages = [r.getMessage() for r in caplog.records if r.name == lockout.__name__]
+    assert messages == [
+        "locked out username='grace' for 60s ip=192.0.2.9",
+        "locked out client=192.0.2.9 for 60s ip=192.0.2.9 (last tried username='eve')",
+    ]
+    assert not any("nope" in m or PASSWORD in m for m in messages)

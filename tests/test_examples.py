@@ -364,6 +364,16 @@ def test_fastapi_receivers_live_as_long_as_the_lifespan(caplog: pytest.LogCaptur
 # -- Starlette: session login, audit log, lock-out -------------------------------------
 
 
+@pytest.fixture
+def starlette_example() -> Any:
+    """The Starlette example's app, its lock-out's counts (kept in memory) forgotten."""
+    from examples.starlette_app import app, auth
+
+    assert auth.lockout is not None
+    auth.lockout.reset()
+    return app
+
+
 async def log_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
     return await client.post("/login", data={"username": username, "password": password})
 
@@ -373,10 +383,9 @@ def audit_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
 
 
 def test_starlette_login_logout_and_failure_are_audited_without_passwords(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, starlette_example: Any
 ) -> None:
-    from examples.starlette_app import app
-
+    app = starlette_example
     caplog.set_level(logging.INFO)
 
     async def go() -> list[str]:
@@ -447,9 +456,12 @@ def test_starlette_login_logout_and_failure_are_audited_without_passwords(
     ],
 )
 def test_starlette_lockout(
-    attempts: list[tuple[str, str]], then: tuple[str, str, str], expected: tuple[int, str]
+    attempts: list[tuple[str, str]],
+    then: tuple[str, str, str],
+    expected: tuple[int, str],
+    starlette_example: Any,
 ) -> None:
-    from examples.starlette_app import app
+    app = starlette_example
 
     async def go() -> httpx.Response:
         async with lifespan(app) as state:
@@ -468,8 +480,26 @@ def test_starlette_lockout(
         assert message in response.text
 
 
-def test_starlette_success_forgives_the_accounts_failures() -> None:
-    from examples.starlette_app import app
+def test_starlette_alerts_once_when_a_lock_engages(
+    starlette_example: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = starlette_example
+    caplog.set_level(logging.WARNING, logger="examples.receivers.lockout")
+
+    async def go() -> list[int]:
+        async with lifespan(app) as state, asgi_client(app, ("10.0.0.9", 1), state) as client:
+            return [(await log_in(client, "ada", WRONG)).status_code for _ in range(7)]
+
+    assert asyncio.run(go()) == [401] * 5 + [429] * 2
+    alerts = [r.getMessage() for r in caplog.records if r.name == "examples.receivers.lockout"]
+    assert alerts == [
+        "locked out username='ada' for 900s ip=10.0.0.9",
+        "locked out client=10.0.0.9 for 900s ip=10.0.0.9 (last tried username='ada')",
+    ]
+
+
+def test_starlette_success_forgives_the_accounts_failures(starlette_example: Any) -> None:
+    app = starlette_example
 
     async def go() -> list[int]:
         statuses = []

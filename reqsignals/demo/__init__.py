@@ -23,14 +23,26 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from ..auth import SessionAuth, SQLiteBackend, SQLiteStore, aauthenticate, alogin, alogout
+from ..auth import (
+    LockedOut,
+    Lockout,
+    SessionAuth,
+    SQLiteBackend,
+    SQLiteStore,
+    aauthenticate,
+    alogin,
+    alogout,
+)
 from ..dispatch import Signal
 from ..log import SignalLog
 from ..signals import ALL_SIGNALS
 
-__all__ = ["DEMO_USERNAME", "SignalFeed", "build"]
+__all__ = ["DEMO_LOCKOUT_WINDOW", "DEMO_MAX_FAILURES", "DEMO_USERNAME", "SignalFeed", "build"]
 
 DEMO_USERNAME = "demo"
+#: The demo's lock-out: this many failed logins within the window lock a name out.
+DEMO_MAX_FAILURES = 5
+DEMO_LOCKOUT_WINDOW = 60
 _FEED_PATHS = ("/events",)
 
 
@@ -139,7 +151,16 @@ async def login_page(request: Request) -> Response:
         return _page(
             request, "Log in", _LOGIN_FORM.format(error=_error("Fill in both fields.")), 400
         )
-    user = await aauthenticate(request, username=username, password=password)
+    try:
+        user = await aauthenticate(request, username=username, password=password)
+    except LockedOut as locked:
+        what = "this user name" if locked.reason == "username" else "your address"
+        error = _error(
+            f"Too many failed logins for {what}: try again in {locked.retry_after} seconds."
+        )
+        page = _page(request, "Log in", _LOGIN_FORM.format(error=error), 429)
+        page.headers["Retry-After"] = str(locked.retry_after)
+        return page
     if user is None:
         error = _error("Wrong user name or password.")
         return _page(request, "Log in", _LOGIN_FORM.format(error=error), 401)
@@ -250,6 +271,8 @@ def build(data_dir: Path) -> tuple[Any, list[str]]:
         secret_key=values["secret_key"],
         store=SQLiteStore(str(data_dir / "sessions.db")),
         backends=[backend],
+        # Counted in sessions.db beside the sessions; a short window, to try it out.
+        lockout=Lockout(max_failures=DEMO_MAX_FAILURES, window=DEMO_LOCKOUT_WINDOW),
     )
     feed = SignalFeed()
 
@@ -275,10 +298,13 @@ def build(data_dir: Path) -> tuple[Any, list[str]]:
         ],
         lifespan=lifespan,
     )
+    app.state.feed = feed
     banner = [
         "reqsignals demo",
         f"  data folder: {data_dir.resolve()}",
         f"  log in as {DEMO_USERNAME!r} with password {values['password']!r}",
         "  pages: /  /login  /feed (live signals)  /stream  /boom",
+        f"  {DEMO_MAX_FAILURES} failed logins lock a user name (or an address) out for "
+        f"{DEMO_LOCKOUT_WINDOW} seconds: watch user_locked_out in the feed",
     ]
     return auth.wrap(app), banner
