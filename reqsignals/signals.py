@@ -144,13 +144,14 @@ pre_init = Signal(
     doc="""Sent when a mapped object is being constructed, before its ``__init__`` runs.
 
     ``sender`` is the mapped class. Keyword arguments: ``args`` and ``kwargs`` as
-    given to the constructor.
+    given to the constructor (the constructor gets that very dict). Not sent for
+    objects loaded from the database, which SQLAlchemy builds without ``__init__``.
     """,
 )
 
 post_init = Signal(
     "post_init",
-    doc="""Sent once a mapped object's ``__init__`` has finished.
+    doc="""Sent once a mapped object's ``__init__`` has finished, and for each loaded one.
 
     ``sender`` is the mapped class. Keyword argument: ``instance``.
     """,
@@ -158,7 +159,11 @@ post_init = Signal(
 
 pre_save = Signal(
     "pre_save",
-    doc="""Sent at flush time before an object is inserted or updated.
+    doc="""Sent inside a flush, just before an object's ``INSERT`` or ``UPDATE``.
+
+    Once per object per flush, in flush order; not for an object with no net change.
+    A receiver may change the instance's own columns (they are written), not other
+    objects (do that in ``post_save``).
 
     ``sender`` is the mapped class. Keyword arguments: ``instance``, ``raw`` (always
     ``False``), ``using`` (the bind's name) and ``update_fields`` (a frozenset of the
@@ -168,7 +173,11 @@ pre_save = Signal(
 
 post_save = Signal(
     "post_save",
-    doc="""Sent at flush time after an object was inserted or updated.
+    doc="""Sent for each object a flush inserted or updated, once the flush is over.
+
+    In flush order. A receiver may add, change and delete other objects through
+    ``Session.object_session(instance)``: the next flush writes them (``commit()``
+    flushes until nothing is left).
 
     ``sender`` is the mapped class. Keyword arguments: ``instance``, ``created``
     (``True`` for an insert), ``raw``, ``using`` and ``update_fields``.
@@ -177,7 +186,7 @@ post_save = Signal(
 
 pre_delete = Signal(
     "pre_delete",
-    doc="""Sent at flush time before an object is deleted.
+    doc="""Sent inside a flush, just before an object's ``DELETE`` (ORM cascades too).
 
     ``sender`` is the mapped class. Keyword arguments: ``instance``, ``using``.
     """,
@@ -185,7 +194,7 @@ pre_delete = Signal(
 
 post_delete = Signal(
     "post_delete",
-    doc="""Sent at flush time after an object was deleted.
+    doc="""Sent for each object a flush deleted, once the flush is over.
 
     ``sender`` is the mapped class. Keyword arguments: ``instance``, ``using``.
     """,
@@ -193,27 +202,34 @@ post_delete = Signal(
 
 m2m_changed = Signal(
     "m2m_changed",
-    doc="""Sent when a many-to-many relationship changes.
+    doc="""Sent for each many-to-many change a flush wrote: ``pre_*`` then ``post_*``.
+
+    Both once the flush has written the association rows (SQLAlchemy has no event
+    before them); a ``pre_*`` receiver that raises rolls the flush back.
 
     ``sender`` is the association (the ``secondary`` table). Keyword arguments:
     ``instance``, ``action`` (``"pre_add"``, ``"post_add"``, ``"pre_remove"``,
     ``"post_remove"``, ``"pre_clear"``, ``"post_clear"``), ``reverse``, ``model``,
-    ``pk_set`` and ``using``.
+    ``pk_set`` (``None`` for a clear) and ``using``.
     """,
 )
 
 class_prepared = Signal(
     "class_prepared",
-    doc="""Sent once a class is mapped. ``sender`` is the mapped class.""",
+    doc="""Sent when a class is mapped under a target of ``connect_models`` (after it).
+
+    ``sender`` is the mapped class. No keyword arguments.
+    """,
 )
 
 pre_migrate = Signal(
     "pre_migrate",
     doc="""Sent before a migration run.
 
-    ``sender`` is ``"alembic"``. Keyword arguments: ``plan`` (the revisions and the
-    direction), ``using`` (the bind's name) and ``connection`` (the connection the
-    migrations run on).
+    ``sender`` is ``"alembic"``. Keyword arguments: ``plan`` (a list of
+    ``reqsignals.contrib.alembic.MigrationStep``: the revisions and the direction),
+    ``using`` (the bind's name) and ``connection`` (the connection the migrations run
+    on).
     """,
 )
 

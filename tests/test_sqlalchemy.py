@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, delete, event, func, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -918,3 +918,36 @@ def test_model_signals_send_exactly_their_typed_keys(engine: Engine) -> None:
         "connection_created",
     }
     assert_sent_keys(sent, "wsgi")
+
+
+def test_m2m_removing_the_last_item_is_a_clear(session: Session, m2m: Capture) -> None:
+    tag = Tag(name="t")
+    post = Post(title="p", tags=[tag])
+    session.add(post)
+    session.flush()
+    m2m.clear()
+    post.tags.remove(tag)
+    session.flush()
+    assert actions(m2m) == [
+        ("pre_clear", "Post", False, "Tag", None),
+        ("post_clear", "Post", False, "Tag", None),
+    ]
+
+
+def test_bulk_save_objects_sends_nothing(session: Session, sent: Capture) -> None:
+    session.bulk_save_objects([Tag(name="a"), Tag(name="b")])
+    session.flush()
+    assert len(sent) == 0
+    assert session.scalar(select(func.count()).select_from(Tag)) == 2
+
+
+def test_a_post_save_receiver_cannot_flush_the_session_itself(session: Session) -> None:
+    def flush_again(sender: Any, instance: Post, **kwargs: Any) -> None:
+        Session.object_session(instance).flush()  # type: ignore[union-attr]
+
+    session.add(Post(title="p"))
+    with (
+        post_save.connected_to(flush_again, sender=Post),
+        pytest.raises(InvalidRequestError, match="already flushing"),
+    ):
+        session.flush()
