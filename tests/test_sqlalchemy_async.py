@@ -254,12 +254,16 @@ def test_sync_receiver_does_sync_io_beside_an_async_one(db: Path) -> None:
     assert counts == [2, 2]
 
 
-def test_a_flush_cancelled_while_an_async_receiver_waits_cancels_the_receiver(db: Path) -> None:
+def test_a_flush_cancelled_while_an_async_receiver_waits_cancels_the_receiver(
+    db: Path,
+) -> None:
     seen: list[str] = []
+    waiting = asyncio.Event()
 
     async def slow(sender: Any, **kwargs: Any) -> None:
+        waiting.set()
         try:
-            await asyncio.sleep(10)
+            await asyncio.sleep(30)
         except asyncio.CancelledError:
             seen.append("cancelled")
             raise
@@ -267,8 +271,11 @@ def test_a_flush_cancelled_while_an_async_receiver_waits_cancels_the_receiver(db
     async def test(engine: AsyncEngine) -> None:
         async with AsyncSession(engine) as session:
             session.add(Post(title="p"))
-            with pytest.raises(TimeoutError):
-                await asyncio.wait_for(session.commit(), 0.05)
+            commit = asyncio.ensure_future(session.commit())
+            await asyncio.wait_for(waiting.wait(), 10)
+            commit.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await commit
             await session.rollback()
             assert (await session.execute(text("SELECT count(*) FROM post"))).scalar_one() == 0
 
