@@ -951,3 +951,20 @@ def test_a_post_save_receiver_cannot_flush_the_session_itself(session: Session) 
         pytest.raises(InvalidRequestError, match="already flushing"),
     ):
         session.flush()
+
+
+def test_a_parents_pre_delete_comes_after_its_childrens_rows_are_deleted(
+    session: Session,
+) -> None:
+    post = Post(title="p", comments=[Comment(text="c1")])
+    session.add(post)
+    session.commit()
+    comments_left: list[int] = []
+
+    def count_comments(sender: Any, **kwargs: Any) -> None:
+        comments_left.append(session.execute(text("SELECT count(*) FROM comment")).scalar_one())
+
+    with pre_delete.connected_to(count_comments, sender=Post):
+        session.delete(post)
+        session.commit()
+    assert comments_left == [0]  # SQLAlchemy deletes table by table (docs/models.md)
