@@ -83,6 +83,13 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
             id="factory-without-flag",
         ),
         pytest.param(
+            "examples.flask_app:create_app",
+            "examples.flask_app:create_app takes no arguments, so it is not a WSGI or ASGI "
+            "app but looks like an app factory: add --factory to serve the app it returns "
+            "(reqsignals run --factory examples.flask_app:create_app)",
+            id="flask-factory-without-flag",
+        ),
+        pytest.param(
             "tests.cli_apps:no_arguments",
             "(reqsignals run --factory tests.cli_apps:no_arguments)",
             id="zero-argument-callable",
