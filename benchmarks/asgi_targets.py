@@ -68,7 +68,14 @@ async def receivers_alone(scope: Scope, receive: Receive, send: Send) -> None:
     """The bare app, calling the two receivers of a successful request itself."""
     count_started(signal=request_started, sender=bare, scope=scope)
     await bare(scope, receive, send)
-    count_finished(signal=request_finished, sender=bare, scope=scope, status=200, duration=0.0)
+    count_finished(
+        signal=request_finished,
+        sender=bare,
+        scope=scope,
+        status=200,
+        duration=0.0,
+        response_duration=0.0,
+    )
 
 
 class Floor:
@@ -77,10 +84,11 @@ class Floor:
     Each part is one the signals cannot do without: a check that the scope is a request
     (lifespan is not); a coroutine around the app, since ``request_finished`` comes when
     the app returns; a ``try``/``finally``, so that it comes when the app raises too; a
-    ``send`` that notes the status, the only place a status shows; two clock reads for
-    ``duration``; and the two receiver calls. The receivers are hard-wired: no look-up
-    of who is connected, no weak references, no logging of a receiver that fails, no
-    guard against being applied twice, no websockets. For reference only: it keeps
+    ``send`` that notes the status and the time of the body's last message, the only
+    place they show; two more clock reads for ``duration``; and the two receiver calls.
+    The receivers are hard-wired: no look-up of who is connected, no weak references,
+    no logging of a receiver that fails, no guard against being applied twice, no
+    websockets. For reference only: it keeps
     none of the middleware's other promises.
     """
 
@@ -91,12 +99,14 @@ class Floor:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = None
+        status = sent_at = None
 
         def send_noting_status(message: Message) -> Awaitable[None]:
-            nonlocal status
+            nonlocal status, sent_at
             if message["type"] == "http.response.start":
                 status = message["status"]
+            elif not message.get("more_body", False):
+                sent_at = perf_counter()
             return send(message)
 
         start = perf_counter()
@@ -106,7 +116,12 @@ class Floor:
         finally:
             duration = perf_counter() - start
             count_finished(
-                signal=request_finished, sender=bare, scope=scope, status=status, duration=duration
+                signal=request_finished,
+                sender=bare,
+                scope=scope,
+                status=status,
+                duration=duration,
+                response_duration=None if sent_at is None else sent_at - start,
             )
 
 

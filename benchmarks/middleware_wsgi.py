@@ -43,7 +43,8 @@ def receivers_only(environ: dict[str, Any], start_response: Callable[..., Any]) 
     """For reference: the two receiver calls of a successful request, with no middleware."""
     receiver(signal=request_started, sender=bare_app, environ=environ)
     body = bare_app(environ, start_response)
-    receiver(signal=request_finished, sender=bare_app, environ=environ, status=200, duration=0.0)
+    receiver(signal=request_finished, sender=bare_app, environ=environ, status=200, duration=0.0,
+             response_duration=0.0)  # fmt: skip
     return body
 
 

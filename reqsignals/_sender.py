@@ -1,29 +1,74 @@
-"""The ``sender`` option both middlewares share."""
+"""What both middlewares share: their ``sender``, and whether requests can nest."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .dispatch import _sender_key
+from .types import Scope
+
+#: How many levels of ``.app`` to follow down a Starlette middleware stack.
+_STACK_DEPTH = 32
 
 
 class HasSender:
-    """A ``sender`` attribute that keeps the dispatcher's key for it up to date.
+    """The ``sender`` option, defaulting to the app the user wrapped.
 
-    The middlewares look their receivers up by that key on every request, so it is
-    worked out when ``sender`` is set (in ``__init__``, or later) rather than per
-    request.
+    That is the wrapped app itself; the wrapped app's own sender when it is a signals
+    middleware too (so wrapping twice, as ``reqsignals run`` does an app the README
+    already wrapped, changes nothing); and, for an instance inside a Starlette or
+    FastAPI middleware stack, the Starlette or FastAPI application, which the first
+    request shows (``scope["app"]``).
     """
 
-    _sender: Any
-    _key: Any
+    sender: Any
+    _sender_unsettled: bool
 
-    @property
-    def sender(self) -> Any:
-        """The ``sender`` of every signal this middleware sends."""
-        return self._sender
+    def _init_sender(self, app: Any, sender: Any) -> None:
+        self._sender_unsettled = False
+        if sender is not None:
+            self.sender = sender
+        elif isinstance(app, HasSender):
+            self.sender = app.sender
+            self._sender_unsettled = app._sender_unsettled
+        else:
+            self.sender = app
+            self._sender_unsettled = True
 
-    @sender.setter
-    def sender(self, sender: Any) -> None:
-        self._sender = sender
-        self._key = _sender_key(sender)
+    def _settle_sender(self, scope: Scope) -> None:
+        """On the first request: if this instance is a layer of the middleware stack of
+        the Starlette app in ``scope["app"]``, that app is the sender."""
+        self._sender_unsettled = False
+        application = scope.get("app")
+        layer = getattr(application, "middleware_stack", None)
+        for _ in range(_STACK_DEPTH):
+            if layer is None:
+                return
+            if layer is self:
+                self.sender = application
+                return
+            layer = getattr(layer, "app", None)
+
+
+class Nesting:
+    """Whether a request can meet a second signals middleware, or an integration.
+
+    Marking a request (``_keys.SENT_KEY``) and reading the mark are only needed then:
+    with a single instance in the process and no framework integration, no request
+    can be another instance's, and nobody reads the mark.
+    """
+
+    instances = 0
+    #: True once a second instance exists or an integration was imported.
+    possible = False
+
+    @classmethod
+    def note_instance(cls) -> None:
+        """Count a new middleware instance."""
+        cls.instances += 1
+        if cls.instances > 1:
+            cls.possible = True
+
+    @classmethod
+    def note_integration(cls) -> None:
+        """A framework integration (reqsignals.contrib) reads the mark: always set it."""
+        cls.possible = True

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
-from .dispatch import is_async_callable
+from ._interface import Interface, detect
 
-Interface = Literal["wsgi", "asgi"]
+__all__ = ["Interface", "guess_interface", "wrap"]
 
 
 def guess_interface(app: Any, interface: str | None = None) -> Interface:
     """Whether *app* is a WSGI or an ASGI application.
 
-    A coroutine function, or an object whose ``__call__`` is ``async def`` (also through
-    :func:`functools.partial`), is ASGI; any other callable is WSGI. *interface* — as
-    given by a user — overrides the guess.
+    The call signature decides (see :func:`reqsignals._interface.detect`, the rule the
+    middlewares apply too); coroutine-ness only when the signature cannot tell.
+    *interface* — as given by a user — overrides the guess.
 
     Raises:
-        TypeError: *app* is not callable.
+        TypeError: *app* is not callable (or, with no *interface*, is an ASGI 2 app or
+            a class).
         ValueError: *interface* is not ``"wsgi"``, ``"asgi"`` or ``None``.
     """
-    if not callable(app):
-        raise TypeError(
-            f"{app!r} is not a WSGI or ASGI application: expected a callable such as a "
-            "Flask, Django, Starlette or FastAPI app object"
-        )
     if interface is None:
-        return "asgi" if is_async_callable(app) else "wsgi"
+        return detect(app)[0]
+    if not callable(app):
+        detect(app)  # raises the not-callable TypeError
     if interface not in ("wsgi", "asgi"):
         raise ValueError(f"interface must be 'wsgi' or 'asgi', not {interface!r}")
     return interface  # type: ignore[return-value]

@@ -15,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import keyword
 import logging
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar
 
@@ -29,6 +30,7 @@ __all__ = ["Signal", "receiver"]
 logger = logging.getLogger("reqsignals")
 
 F = TypeVar("F", bound=Callable[..., Any])
+_T = TypeVar("_T")
 
 #: Senders of these exact types are matched by value; all others by identity.
 _VALUE_TYPES = frozenset({str, int, bytes})
@@ -45,18 +47,29 @@ _ANY_SENDER: Any = _Any()
 #: Sender key of a receiver connected with ``sender=None``: it hears every sender.
 _EVERY = ("every",)
 
-# A plan is what a send iterates for one sender, built once and cached, as
-# (mode, items, calls). `items` is what the mode says:
-_STRONG = 0  # items: tuple of callables (all strong, all sync)
-_WEAK = 1  # items: tuple of weak references (all weak, all sync)
-_MIXED = 2  # items: () (async receivers, or weak and strong mixed: use `calls`)
-# `calls` holds the same receivers, whatever the mode, as (receiver or weak
-# reference, weak, is_async) triples: one loop that handles all of them. Every send
-# dereferences a weak receiver when its turn comes, so one collected during the
-# send (by an earlier receiver dropping the last reference) is skipped.
+# A plan is what a send walks for one sender, built once and cached: the receivers as
+# (receiver or weak reference, weak, is_async) triples, and whether any is async.
+# Every send dereferences a weak receiver when its turn comes, so one collected
+# during the send (by an earlier receiver dropping the last reference) is skipped.
+_Plan = tuple[tuple[tuple[Any, bool, bool], ...], bool]
 
 
-_Plan = tuple[int, tuple[Any, ...], tuple[tuple[Any, bool, bool], ...]]
+class _Memo:
+    """What Signal.send_fast remembers of its last send (never changed: replaced)."""
+
+    __slots__ = ("cache", "calls", "names", "sender", "walk")
+
+    def __init__(
+        self, cache: Any, sender: Any, names: Any, calls: Any, walk: Callable[..., Any]
+    ) -> None:
+        self.cache = cache
+        self.sender = sender
+        self.names = names
+        self.calls = calls
+        self.walk = walk
+
+
+_NO_MEMO = _Memo(None, _Memo, None, (), lambda *args: None)
 
 
 class _Entry(NamedTuple):
@@ -138,6 +151,14 @@ class Signal:
             ...
 
         order_paid.send(Shop, order=order)
+
+    Attributes:
+        name: the name given.
+        active: ``False`` while no receiver is connected or the signal is muted; a plain
+            attribute, the cheap test (blinker's ``bool(signal.receivers)``) a hot path
+            makes before it prepares a send's arguments. It may stay ``True`` for a
+            moment after the last weakly held receiver was collected; sends then find
+            nothing to call.
     """
 
     def __init__(self, name: str | None = None, *, doc: str | None = None) -> None:
@@ -155,6 +176,8 @@ class Signal:
         self._cache: dict[Any, _Plan] = {}
         self._muted = 0
         self._dead = False
+        self.active = False
+        self._memo = _NO_MEMO
 
     def __repr__(self) -> str:
         return f"<Signal {self.name!r}>" if self.name else f"<Signal at {id(self):#x}>"
@@ -256,6 +279,7 @@ class Signal:
         self._receivers = receivers
         self._live = () if self._muted else receivers
         self._cache = {}
+        self.active = bool(self._live)
 
     def _on_death(self, _ref: object) -> None:
         # Runs inside the garbage collector, maybe while this thread holds the lock:
@@ -275,13 +299,7 @@ class Signal:
             )
             entries = tuple(e for e in entries if _alive(e))
             calls = tuple((e.target, e.weak, e.is_async) for e in entries)
-            if any(e.is_async for e in entries) or len({e.weak for e in entries}) > 1:
-                plan = (_MIXED, (), calls)
-            elif entries and entries[0].weak:
-                plan = (_WEAK, tuple(e.target for e in entries), calls)
-            else:
-                plan = (_STRONG, tuple(e.target for e in entries), calls)
-            cache[key] = plan
+            plan = cache[key] = (calls, any(e.is_async for e in entries))
         return plan
 
     def has_listeners(self, sender: Any = _ANY_SENDER) -> bool:
@@ -294,7 +312,7 @@ class Signal:
             return False
         if sender is _ANY_SENDER:
             return any(_alive(e) for e in self._live)
-        return any(not weak or fn() is not None for fn, weak, _ in self._plan(sender)[2])
+        return any(not weak or fn() is not None for fn, weak, _ in self._plan(sender)[0])
 
     @property
     def receivers(self) -> list[Receiver]:
@@ -306,12 +324,17 @@ class Signal:
         return out
 
     # -- sending -----------------------------------------------------------
+    #
+    # Every send goes through one of the walkers that _walker() writes (see there),
+    # so the order, the weak references, the async receivers and the failures are
+    # handled in that one place.
 
-    def send(self, sender: Any, /, **named: Any) -> list[tuple[Receiver, Any]]:
+    def send(self, sender: Any, **named: Any) -> list[tuple[Receiver, Any]]:
         """Call every receiver for *sender*, in order, and return ``[(receiver, result)]``.
 
-        Receivers are called as ``receiver(signal=self, sender=sender, **named)``. An
-        exception from a receiver propagates and the later receivers are not called.
+        Receivers are called as ``receiver(signal=self, sender=sender, **named)``.
+        *sender* may be given by keyword (``send(sender=Model, ...)``), as in Django.
+        An exception from a receiver propagates and the later receivers are not called.
         Async receivers are run to completion, in order, on one event loop made for
         this send.
 
@@ -321,28 +344,18 @@ class Signal:
         """
         if not self._live:
             return []
-        # `_sender_key()` is inlined, and plain loops beat list comprehensions
-        # (which build a frame on 3.10/3.11).
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        mode, items, _ = self._cache.get(key) or self._plan(sender)
-        out = []
-        if mode == _STRONG:
-            for r in items:
-                out.append((r, r(signal=self, sender=sender, **named)))
-            return out
-        if mode == _WEAK:
-            for ref in items:
-                r = ref()
-                if r is not None:
-                    out.append((r, r(signal=self, sender=sender, **named)))
-            return out
-        return self._send_mixed(sender, named, robust=False)
+        calls, awaits = self._cache.get(key) or self._plan(sender)
+        if awaits:
+            return self._run_sync(_SEND, calls, sender, named, "send")
+        return _SEND(self, calls, sender, named)
 
-    def send_robust(self, sender: Any, /, **named: Any) -> list[tuple[Receiver, Any]]:
+    def send_robust(self, sender: Any, **named: Any) -> list[tuple[Receiver, Any]]:
         """Like :meth:`send`, but an ``Exception`` from a receiver is caught.
 
-        Each failure is logged on the ``reqsignals`` logger with its traceback and
-        returned as ``(receiver, exception)``; the other receivers still run.
+        Each failure is logged on the ``reqsignals`` logger with its traceback, then
+        sent as :data:`receiver_failed`, and returned as ``(receiver, exception)``;
+        the other receivers still run.
 
         Raises:
             RuntimeError: as :meth:`send`, for async receivers inside a running loop.
@@ -350,66 +363,12 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        mode, items, _ = self._cache.get(key) or self._plan(sender)
-        if mode == _MIXED:
-            return self._send_mixed(sender, named, robust=True)
-        out = []
-        for item in items:
-            if mode == _WEAK:
-                r = item()
-                if r is None:
-                    continue
-            else:
-                r = item
-            try:
-                result = r(signal=self, sender=sender, **named)
-            except Exception as exc:
-                self._log_failure(r, exc, "send_robust")
-                result = exc
-            out.append((r, result))
-        return out
+        calls, awaits = self._cache.get(key) or self._plan(sender)
+        if awaits:
+            return self._run_sync(_SEND_ROBUST, calls, sender, named, "send_robust")
+        return _SEND_ROBUST(self, calls, sender, named)
 
-    def _send_mixed(
-        self, sender: Any, named: dict[str, Any], *, robust: bool
-    ) -> list[tuple[Receiver, Any]]:
-        calls = self._plan(sender)[2]
-        loop: asyncio.AbstractEventLoop | None = None
-        if any(is_async for _, _, is_async in calls):
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                loop = asyncio.new_event_loop()
-            else:
-                raise RuntimeError(
-                    f"{self!r} has async receivers and an event loop is running in this "
-                    f"thread: use 'await signal.asend{'_robust' if robust else ''}(...)' "
-                    "instead of send"
-                )
-        out: list[tuple[Receiver, Any]] = []
-        try:
-            for fn, weak, is_async in calls:
-                if weak:
-                    fn = fn()
-                    if fn is None:
-                        continue  # collected since the send began
-                try:
-                    result = fn(signal=self, sender=sender, **named)
-                    if is_async:
-                        assert loop is not None
-                        result = loop.run_until_complete(result)
-                except Exception as exc:
-                    if not robust:
-                        raise
-                    self._log_failure(fn, exc, "send_robust")
-                    result = exc
-                out.append((fn, result))
-        finally:
-            if loop is not None:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-                loop.close()
-        return out
-
-    async def asend(self, sender: Any, /, **named: Any) -> list[tuple[Receiver, Any]]:
+    async def asend(self, sender: Any, **named: Any) -> list[tuple[Receiver, Any]]:
         """Call every receiver for *sender*, in order, awaiting the async ones.
 
         Sync receivers are called inline on the event loop, so keep them quick and
@@ -418,50 +377,104 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        out: list[tuple[Receiver, Any]] = []
-        for fn, weak, is_async in (self._cache.get(key) or self._plan(sender))[2]:
-            if weak:
-                fn = fn()
-                if fn is None:
-                    continue  # collected since the send began
-            result = fn(signal=self, sender=sender, **named)
-            if is_async:
-                result = await result
-            out.append((fn, result))
-        return out
+        return await _ASEND(self, (self._cache.get(key) or self._plan(sender))[0], sender, named)
 
-    async def asend_robust(self, sender: Any, /, **named: Any) -> list[tuple[Receiver, Any]]:
-        """Like :meth:`asend`, but each ``Exception`` is logged and returned.
+    async def asend_robust(self, sender: Any, **named: Any) -> list[tuple[Receiver, Any]]:
+        """Like :meth:`asend`, but each ``Exception`` is logged, sent as
+        :data:`receiver_failed` and returned.
 
         ``asyncio.CancelledError`` and other ``BaseException``s are not caught.
         """
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        out: list[tuple[Receiver, Any]] = []
-        for fn, weak, is_async in (self._cache.get(key) or self._plan(sender))[2]:
-            if weak:
-                fn = fn()
-                if fn is None:
-                    continue  # collected since the send began
-            try:
-                result = fn(signal=self, sender=sender, **named)
-                if is_async:
-                    result = await result
-            except Exception as exc:
-                self._log_failure(fn, exc, "asend_robust")
-                result = exc
-            out.append((fn, result))
-        return out
+        calls = (self._cache.get(key) or self._plan(sender))[0]
+        return await _ASEND_ROBUST(self, calls, sender, named)
 
-    def _log_failure(self, fn: Receiver, exc: Exception, method: str) -> None:
+    def send_fast(
+        self, sender: Any, names: tuple[str, ...], /, *values: Any
+    ) -> Awaitable[None] | None:
+        """Send for hot paths: :meth:`send_robust` without results or a keyword dict.
+
+        The keyword arguments come as a tuple of their *names* (a constant at the call
+        site) and their *values* in that order: ``request_finished.send_fast(app,
+        ("scope", "status"), scope, 200)`` calls each receiver as ``receiver(signal=...,
+        sender=app, scope=scope, status=200)``, with the keywords spelled out (from a
+        small function written once per tuple of names), where :meth:`send_robust` would
+        build and spread a dictionary for every send and every receiver. Receivers
+        run in order and a failure is logged and sent as :data:`receiver_failed`, as in
+        :meth:`send_robust`.
+
+        What it gives up: the results (it returns ``None``); ``strict`` behaviour (use
+        :meth:`send` to see exceptions); and, when an async receiver is connected and an
+        event loop runs in this thread, calling anything itself: it then returns an
+        awaitable that calls every receiver in order, which the caller must await (the
+        middlewares do, in the request's task). With no event loop running, async
+        receivers are run on one made for the send, as :meth:`send` does.
+
+        It is the method the middlewares send with, so whatever wraps it observes
+        every request signal. Its cost with no receiver is one attribute test.
+        """
+        # The last sender and names sent with, and their walker and receivers: valid
+        # while the plans it was made from are (`cache`), so a hot path that sends
+        # from one sender with one names tuple finds them with a few attribute reads.
+        memo = self._memo
+        if memo.sender is sender and memo.names is names and memo.cache is self._cache:
+            return memo.walk(self, memo.calls, sender, values)  # type: ignore[no-any-return]
+        return self._send_fast(sender, names, values)
+
+    def _send_fast(
+        self, sender: Any, names: tuple[str, ...], values: tuple[Any, ...]
+    ) -> Awaitable[None] | None:
+        cache = self._cache  # before _plan() reads _live: see __init__
+        calls, awaits = self._plan(sender) if self._live else ((), False)
+        walkers = (type(names) is tuple and _FAST.get(names)) or _fast_walkers(names)
+        if not awaits:
+            self._memo = _Memo(cache, sender, names, calls, walkers[0])
+            walkers[0](self, calls, sender, values)
+            return None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._run_sync(walkers[0], calls, sender, values, "send_fast")
+            return None
+        return walkers[1](self, calls, sender, values)
+
+    def _run_sync(
+        self, walk: Callable[..., _T], calls: Any, sender: Any, arguments: Any, method: str
+    ) -> _T:
+        """Run a sync walker over *calls* that include async receivers, on a new loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            robust = "_robust" if method == "send_robust" else ""
+            raise RuntimeError(
+                f"{self!r} has async receivers and an event loop is running in this "
+                f"thread: use 'await signal.asend{robust}(...)' instead of {method}"
+            )
+        loop = asyncio.new_event_loop()
+        try:
+            return walk(self, calls, sender, arguments, loop)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    def _failed(self, receiver: Receiver, exc: Exception, method: str) -> Awaitable[None] | None:
+        """Log a receiver's failure, then send it as receiver_failed (unless it is one)."""
         logger.error(
             "Error calling %s in %r.%s()",
-            getattr(fn, "__qualname__", repr(fn)),
+            getattr(receiver, "__qualname__", repr(receiver)),
             self,
             method,
             exc_info=(type(exc), exc, exc.__traceback__),
         )
+        if self is receiver_failed or not receiver_failed.active:
+            # A receiver_failed receiver failed: logged only, never sent again. And
+            # with nobody listening there is nothing to send.
+            return None
+        return receiver_failed.send_fast(self, _FAILED_NAMES, receiver, exc)
 
     # -- test helpers ------------------------------------------------------
 
@@ -495,6 +508,115 @@ class Signal:
             with self._lock:
                 self._muted -= 1
                 self._publish(self._receivers)
+
+
+# -- the walkers: the one loop that calls receivers -------------------------------
+#
+# A send calls each receiver with its keyword arguments spelled out, which CPython
+# does much faster than spreading a dictionary (`receiver(**named)`); for the fixed
+# names a hot path sends (Signal.send_fast), the walker is written for those names,
+# once, as collections.namedtuple writes its classes. The public sends, whose names
+# vary from call to call, use the same walker written with `**arguments`.
+
+
+def _walker(
+    names: tuple[str, ...] | None, *, is_async: bool, robust: bool, results: bool, method: str
+) -> Callable[..., Any]:
+    """Write the function that walks a plan's receivers and calls each one.
+
+    It is called as ``walk(signal, calls, sender, arguments, loop=None)``: *arguments*
+    is the keyword dict (*names* None) or the tuple of values of *names*; *loop* runs
+    async receivers in a sync walk (only given when the plan has some).
+    """
+    if names is None:
+        keywords = "**arguments"
+    else:
+        keywords = ", ".join(f"{name}=arguments[{i}]" for i, name in enumerate(names))
+    call = f"receiver(signal=signal, sender=sender, {keywords})"
+    wait = "await result" if is_async else "loop.run_until_complete(result)"
+    lines = [
+        f"{'async ' if is_async else ''}def walk(signal, calls, sender, arguments, loop=None):",
+        "    out = []" if results else "",
+        "    for target, weak, receiver_is_async in calls:",
+        "        receiver = target() if weak else target",
+        "        if receiver is None:",
+        "            continue  # collected since the send began",
+        "        try:" if robust else "        if True:",
+        f"            result = {call}",
+        "            if receiver_is_async:",
+        f"                result = {wait}",
+    ]
+    if robust:
+        lines += [
+            "        except Exception as exc:",
+            f"            pending = signal._failed(receiver, exc, {method!r})",
+            "            if pending is not None:",
+            "                " + ("await pending" if is_async else "_unawaited(pending)"),
+            "            result = exc",
+        ]
+    lines += [
+        "        out.append((receiver, result))" if results else "",
+        "    return out" if results else "    return None",
+    ]
+    namespace: dict[str, Any] = {"_unawaited": _unawaited}
+    # Our own text: the names in it were checked to be identifiers.
+    exec("\n".join(line for line in lines if line), namespace)
+    walk: Callable[..., Any] = namespace["walk"]
+    walk.__qualname__ = f"Signal.{method}.<walk>"
+    return walk
+
+
+def _unawaited(pending: Awaitable[None]) -> None:
+    # receiver_failed has async receivers and a sync send inside a running loop
+    # caught the failure: nothing here can await them.
+    pending.close()  # type: ignore[attr-defined]
+    logger.error(
+        "receiver_failed was not sent: it has async receivers and the failure was caught "
+        "by a sync send inside a running event loop (use asend_robust there)"
+    )
+
+
+_Results = list[tuple[Receiver, Any]]
+_SEND: Callable[..., _Results] = _walker(
+    None, is_async=False, robust=False, results=True, method="send"
+)
+_SEND_ROBUST: Callable[..., _Results] = _walker(
+    None, is_async=False, robust=True, results=True, method="send_robust"
+)
+_ASEND: Callable[..., Awaitable[_Results]] = _walker(
+    None, is_async=True, robust=False, results=True, method="asend"
+)
+_ASEND_ROBUST: Callable[..., Awaitable[_Results]] = _walker(
+    None, is_async=True, robust=True, results=True, method="asend_robust"
+)
+_FastWalkers = tuple[Callable[..., None], Callable[..., Awaitable[None]]]
+
+#: Names tuple -> (sync walker, async walker) for Signal.send_fast.
+_FAST: dict[tuple[str, ...], _FastWalkers] = {}
+
+
+def _fast_walkers(names: tuple[str, ...]) -> _FastWalkers:
+    if type(names) is not tuple or not all(
+        type(n) is str and n.isidentifier() and not keyword.iskeyword(n) for n in names
+    ):
+        raise TypeError(
+            f"send_fast() takes the keyword names as a tuple of identifiers, got {names!r}: "
+            "for example send_fast(sender, ('scope', 'status'), scope, status)"
+        )
+    if "signal" in names or "sender" in names or len(set(names)) != len(names):
+        raise TypeError(
+            f"send_fast() names {names!r} repeat a name, or 'signal' or 'sender', which "
+            "every receiver is given already"
+        )
+    walkers: _FastWalkers = (
+        _walker(names, is_async=False, robust=True, results=False, method="send_fast"),
+        _walker(names, is_async=True, robust=True, results=False, method="send_fast"),
+    )
+    _FAST[names] = walkers
+    return walkers
+
+
+_FAILED_NAMES = ("receiver", "exception")
 
 
 def receiver(

@@ -6,9 +6,9 @@ function, and every request sends, in this order:
 * ``request_started(sender, environ=...)`` before the app is called;
 * ``got_request_exception(sender, environ=..., exception=...)`` at most once, if the app
   call, the body's iteration or its ``close()`` raises an ``Exception``;
-* ``request_finished(sender, environ=..., status=..., duration=...)`` exactly once, when
-  the server closes the response (PEP 3333 says the request is over then), or right
-  after ``got_request_exception`` when the app call itself raised.
+* ``request_finished(sender, environ=..., status=..., duration=..., response_duration=...)``
+  exactly once, when the server closes the response (PEP 3333 says the request is over
+  then), or right after ``got_request_exception`` when the app call itself raised.
 
 The response reaches the server untouched: same chunks, as they are yielded, never
 read ahead; the same ``len()`` when the app's iterable has one; the server's own
@@ -17,17 +17,24 @@ read ahead; the same ``len()`` when the app's iterable has one; the server's own
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from time import perf_counter
 from typing import Any
 
+from ._interface import detect
 from ._keys import REPORTED_KEY, SENT_KEY
-from ._sender import HasSender
-from .dispatch import _MIXED, _WEAK, is_async_callable
+from ._sender import HasSender, Nesting
 from .signals import got_request_exception, request_finished, request_started
 from .types import Environ, ExcInfo, StartResponse, WSGIApp
 
 __all__ = ["SENT_KEY", "SignalsMiddleware"]
+
+# The keyword names of each send (Signal.send_fast).
+_STARTED = ("environ",)
+_EXCEPTION = ("environ", "exception")
+_FINISHED = ("environ", "status", "duration", "response_duration")
+# The status line of the response every server sends when the app raised first.
+_SERVER_ERROR = "500 Internal Server Error"
 
 
 class SignalsMiddleware(HasSender):
@@ -35,15 +42,24 @@ class SignalsMiddleware(HasSender):
 
     Args:
         app: any WSGI application.
-        sender: the ``sender`` of every signal; the wrapped *app* when not given.
-            Receivers connected with ``sender=`` hear only requests from it.
+        sender: the ``sender`` of every signal: by default the wrapped *app*, or its
+            sender when *app* is itself a signals middleware. Receivers connected with
+            ``sender=`` hear only requests from it.
         strict: send with ``Signal.send`` instead of ``send_robust``, so that an
             exception raised by a receiver propagates (for tests). By default it is
             logged on the ``reqsignals`` logger with its traceback and the response
             goes on unchanged.
 
     Raises:
-        TypeError: *app* is not callable, or is an ``async def`` callable (an ASGI app).
+        TypeError: *app* is not callable, or is an ASGI app (see
+            :func:`reqsignals.wrap`: one rule tells them apart everywhere).
+
+    ``status`` is the status code the app passed to ``start_response``, or 500 when the
+    app raised an ``Exception`` before calling it (what the server then answers), or
+    ``None``. ``duration`` runs until the server closed the response, the app's
+    ``close()`` (and any work it does) included; ``response_duration`` runs until the
+    server had iterated the whole body (for a ``wsgi.file_wrapper`` response, which
+    the server sends itself, until it closed it), or is ``None`` if it never did.
 
     With no receiver connected to any of the three request signals, a request costs
     one check and goes straight to *app*. Receivers connected later, at any time,
@@ -70,28 +86,34 @@ class SignalsMiddleware(HasSender):
                 f"SignalsMiddleware needs a WSGI application (a callable taking environ "
                 f"and start_response) as its first argument, got {app!r}"
             )
-        if is_async_callable(app):
+        try:
+            interface = detect(app)[0]
+        except TypeError:
+            interface = "asgi"  # an ASGI 2 app or a class: not WSGI either way
+        if interface == "asgi":
             raise TypeError(
-                f"SignalsMiddleware needs a WSGI application, and {app!r} is an async "
-                "callable, so it looks like an ASGI app: use reqsignals.asgi.SignalsMiddleware, "
-                "or reqsignals.wrap(app), which picks the middleware for you"
+                f"SignalsMiddleware needs a WSGI application, and {app!r} looks like an "
+                "ASGI app: use reqsignals.asgi.SignalsMiddleware, or reqsignals.wrap(app), "
+                "which picks the middleware for you"
             )
         self.app = app
-        self.sender = app if sender is None else sender
+        self._init_sender(app, sender)
         self.strict = strict
+        Nesting.note_instance()
 
     def __repr__(self) -> str:
         return f"<SignalsMiddleware around {self.app!r}>"
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        # `_live` is the dispatcher's current tuple of receivers, empty while a signal
-        # has nothing to call (muted included): three attribute reads, no call.
+        # `active` is False while a signal has nothing to call (muted included): three
+        # attribute reads, no call. The mark only matters once requests can nest.
         app = self.app  # LOAD_ATTR specialises where `self.app(...)` does not (3.11)
-        if not (request_started._live or got_request_exception._live or request_finished._live) or (
-            SENT_KEY in environ
-        ):
+        if not (
+            request_started.active or got_request_exception.active or request_finished.active
+        ) or (Nesting.possible and SENT_KEY in environ):
             return app(environ, start_response)
-        environ[SENT_KEY] = self
+        if Nesting.possible:
+            environ[SENT_KEY] = self
         # Filled in here rather than by an __init__: one Python call less per request.
         response = _Response()
         response._middleware = self
@@ -99,6 +121,7 @@ class SignalsMiddleware(HasSender):
         response._server_start_response = start_response
         response._status = None
         response._closed = False
+        response._body_done_at = None
         return response.run(app)
 
 
@@ -110,18 +133,15 @@ class _Response:
     server calls ``close()`` before iterating (HEAD requests, early errors), and
     ``yield from`` would close the app's iterable a second time.
 
-    The two sends of every request (``request_started`` here, ``request_finished`` in
-    :meth:`_finish`) call the receivers of the dispatcher's cached plan themselves,
-    with the keyword arguments spelled out, rather than through ``send_robust``:
-    that halves what a request with receivers costs. The behaviour is
-    ``send_robust``'s (order, weak references, a failure logged and skipped); the
-    plans this loop does not cover (an async receiver, or weak and strong receivers
-    mixed) go through ``send_robust`` itself.
+    The sends go through :meth:`~reqsignals.dispatch.Signal.send_fast`: robust, with
+    the keyword arguments spelled out for the receivers.
     """
 
     __slots__ = (
+        "_body_done_at",
         "_close_inner",
         "_closed",
+        "_iterator",
         "_middleware",
         "_result",
         "_server_start_response",
@@ -138,37 +158,20 @@ class _Response:
     _close_inner: Callable[[], object] | None
     _started_at: float
     _result: Iterable[bytes]
+    _body_done_at: float | None
+    _iterator: Iterator[bytes] | None
 
     # -- the request -------------------------------------------------------
 
     def run(self, app: WSGIApp) -> Iterable[bytes]:
         environ = self.environ
         middleware = self._middleware
-        sender = middleware._sender
         self._started_at = perf_counter()
         try:
             if middleware.strict:
-                request_started.send(sender, environ=environ)
+                request_started.send(middleware.sender, environ=environ)
             else:
-                mode, items, _ = request_started._cache.get(
-                    middleware._key
-                ) or request_started._plan(sender)
-                if mode == _MIXED:
-                    request_started.send_robust(sender, environ=environ)
-                else:
-                    for r in items:
-                        if mode == _WEAK:
-                            r = r()
-                            if r is None:
-                                continue
-                        try:
-                            r(signal=request_started, sender=sender, environ=environ)
-                        except Exception as exc:
-                            request_started._log_failure(r, exc, "send_robust")
-                    # Held for the rest of the request, `r` would keep a weakly
-                    # connected receiver alive, to hear later signals after its owner
-                    # let it go.
-                    r = None
+                _in_sync_code(request_started.send_fast(middleware.sender, _STARTED, environ))
         except BaseException:
             # Only with strict=True (or a BaseException): the request ends here, but
             # the receivers that did run still get their request_finished.
@@ -182,6 +185,7 @@ class _Response:
         self._result = result
         if type(result) is list:  # the common case: no close(), a len(), cannot raise
             self.__class__ = _ListResponse
+            self._iterator = None
             return self
 
         try:
@@ -207,6 +211,7 @@ class _Response:
             except (AttributeError, TypeError):
                 pass  # __slots__ or a read-only close: wrap it like any iterable
             else:
+                self.__class__ = _FileResponse
                 return result
         if hasattr(result, "__len__"):
             # PEP 3333 lets servers rely on len() (waitress sets Content-Length from a
@@ -244,6 +249,7 @@ class _Response:
         except Exception as exc:
             self._report(exc)
             raise
+        self._body_done_at = perf_counter()
 
     def close(self) -> None:
         """Close the app's iterable (once), then send ``request_finished`` (once)."""
@@ -269,6 +275,8 @@ class _Response:
         not), then send ``request_finished`` whatever the report did."""
         try:
             if isinstance(exc, Exception):
+                if self._status is None:
+                    self._status = _SERVER_ERROR
                 self._report(exc)
         finally:
             self._finish()
@@ -281,14 +289,18 @@ class _Response:
         if REPORTED_KEY not in environ:
             environ[REPORTED_KEY] = exc
             middleware = self._middleware
-            sender = middleware._sender
             if middleware.strict:
-                got_request_exception.send(sender, environ=environ, exception=exc)
+                got_request_exception.send(middleware.sender, environ=environ, exception=exc)
             else:
-                got_request_exception.send_robust(sender, environ=environ, exception=exc)
+                pending = got_request_exception.send_fast(
+                    middleware.sender, _EXCEPTION, environ, exc
+                )
+                _in_sync_code(pending)
 
     def _finish(self) -> None:
-        duration = perf_counter() - self._started_at
+        end = perf_counter()
+        started_at = self._started_at
+        done_at = self._body_done_at
         status = self._status
         code: int | None
         try:
@@ -296,32 +308,36 @@ class _Response:
         except Exception:  # a line not seen yet, or no str at all (whatever its hash does)
             code = _status_code(status)
         middleware = self._middleware
-        sender = middleware._sender
         environ = self.environ
+        response_duration = None if done_at is None else done_at - started_at
         if middleware.strict:
-            request_finished.send(sender, environ=environ, status=code, duration=duration)
-            return
-        mode, items, _ = request_finished._cache.get(middleware._key) or request_finished._plan(
-            sender
+            request_finished.send(
+                middleware.sender,
+                environ=environ,
+                status=code,
+                duration=end - started_at,
+                response_duration=response_duration,
+            )
+        else:
+            pending = request_finished.send_fast(
+                middleware.sender, _FINISHED, environ, code, end - started_at, response_duration
+            )
+            _in_sync_code(pending)
+
+
+def _in_sync_code(pending: Awaitable[None] | None) -> None:
+    """Refuse the awaitable ``send_fast`` returns for async receivers in a running loop.
+
+    A WSGI app is called from sync code; here one is called on a thread whose event
+    loop is running (from inside a coroutine), where nothing can run async receivers.
+    """
+    if pending is not None:
+        pending.close()  # type: ignore[attr-defined]
+        raise RuntimeError(
+            "a request signal has async receivers, and this WSGI app was called inside a "
+            "running event loop, where they cannot be run: serve the app from a thread "
+            "(as WSGI servers and ASGI adapters do), or use reqsignals.asgi"
         )
-        if mode == _MIXED:
-            request_finished.send_robust(sender, environ=environ, status=code, duration=duration)
-            return
-        for r in items:
-            if mode == _WEAK:
-                r = r()
-                if r is None:
-                    continue
-            try:
-                r(
-                    signal=request_finished,
-                    sender=sender,
-                    environ=environ,
-                    status=code,
-                    duration=duration,
-                )
-            except Exception as exc:
-                request_finished._log_failure(r, exc, "send_robust")
 
 
 #: Status line -> status code, for the lines seen so far (a few dozen in practice).
@@ -354,10 +370,29 @@ class _ListResponse(_SizedResponse):
     __slots__ = ()
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._result)
+        self._iterator = iterator = iter(self._result)
+        return iterator
 
     def close(self) -> None:
         """Send ``request_finished`` (once): a list has no ``close()`` to call."""
         if not self._closed:
             self._closed = True
+            iterator = self._iterator
+            # A list's iterator says how many items are left: none means the server
+            # iterated it to the end, which it does just before it closes (nothing of
+            # the app's runs after a list's last item).
+            if iterator is not None and not iterator.__length_hint__():  # type: ignore[attr-defined]
+                self._body_done_at = perf_counter()
             self._finish()
+
+
+class _FileResponse(_Response):
+    """A ``wsgi.file_wrapper`` response: the server sends the file itself, then closes."""
+
+    __slots__ = ()
+
+    def close(self) -> None:
+        """The end of the body (the server sent the file), then :meth:`_Response.close`."""
+        if not self._closed:
+            self._body_done_at = perf_counter()
+        super().close()

@@ -113,6 +113,8 @@ class Watch(logging.Handler):
 
 _SENDS = ("send", "send_robust")
 _ASENDS = ("asend", "asend_robust")
+#: Every method of Signal that sends; the middlewares use send_fast.
+SEND_METHODS = (*_SENDS, *_ASENDS, "send_fast")
 
 
 def _watching(watch: Watch) -> dict[str, Any]:
@@ -127,8 +129,8 @@ def _watching(watch: Watch) -> dict[str, Any]:
     for name in _SENDS:
         original = getattr(Signal, name)
 
-        def send(self: Signal, sender: Any, /, _o: Any = original, **named: Any) -> Any:
-            if self._live and id(self) in builtin:
+        def send(self: Signal, sender: Any, _o: Any = original, **named: Any) -> Any:
+            if self.active and id(self) in builtin:
                 watch.check_send(self, named)
             return _o(self, sender, **named)
 
@@ -136,12 +138,20 @@ def _watching(watch: Watch) -> dict[str, Any]:
     for name in _ASENDS:
         original = getattr(Signal, name)
 
-        async def asend(self: Signal, sender: Any, /, _o: Any = original, **named: Any) -> Any:
-            if self._live and id(self) in builtin:
+        async def asend(self: Signal, sender: Any, _o: Any = original, **named: Any) -> Any:
+            if self.active and id(self) in builtin:
                 watch.check_send(self, named)
             return await _o(self, sender, **named)
 
         replaced[name] = functools.wraps(original)(asend)
+    send_fast = Signal.send_fast
+
+    def fast(self: Signal, sender: Any, names: tuple[str, ...], /, *values: Any) -> Any:
+        if self.active and id(self) in builtin:
+            watch.check_send(self, dict(zip(names, values, strict=True)))
+        return send_fast(self, sender, names, *values)
+
+    replaced["send_fast"] = functools.wraps(send_fast)(fast)
     return replaced
 
 
@@ -155,7 +165,7 @@ def canary_guard(request: pytest.FixtureRequest) -> Iterator[Watch]:
     if level == logging.NOTSET:
         ours.setLevel(logging.DEBUG)  # our own debug records too; others keep their levels
     root.addHandler(watch)
-    originals = {name: getattr(Signal, name) for name in (*_SENDS, *_ASENDS)}
+    originals = {name: getattr(Signal, name) for name in SEND_METHODS}
     for name, method in _watching(watch).items():
         setattr(Signal, name, method)
     try:

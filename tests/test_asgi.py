@@ -113,8 +113,9 @@ def build(kind: str, django_app: ASGIApp) -> ASGIApp:
 
 def expected_boom(kind: str) -> tuple[int | None, bool]:
     """(status, exception reported) for /boom: Django turns it into its own 500;
-    Starlette/FastAPI's ServerErrorMiddleware answers 500 outside our middleware."""
-    return (500, False) if kind == "django" else (None, True)
+    elsewhere the app raised before a response, which the server (or Starlette's
+    ServerErrorMiddleware, outside our middleware) answers with a 500."""
+    return (500, False) if kind == "django" else (500, True)
 
 
 @pytest.mark.parametrize("kind", APPS)
@@ -399,7 +400,7 @@ def test_exception_reported_then_reraised_unchanged(started: bool, recorder: Cap
     assert info.value is error
     assert recorder.names == ["request_started", "got_request_exception", "request_finished"]
     recorder.assert_sent(got_request_exception, exception=error)
-    recorder.assert_sent(request_finished, status=200 if started else None)
+    recorder.assert_sent(request_finished, status=200 if started else 500)
     assert active == [error]
 
 
@@ -412,7 +413,8 @@ def test_middleware_never_sends_a_response_of_its_own(recorder: Capture) -> None
         return [comm.output_queue.get_nowait() for _ in range(comm.output_queue.qsize())]
 
     assert run(go()) == []
-    recorder.assert_sent(request_finished, times=1, status=None)
+    # No response of its own, yet the status the server sends for the app's exception.
+    recorder.assert_sent(request_finished, times=1, status=500)
 
 
 def test_exception_reaches_httpx_client_unchanged(recorder: Capture) -> None:

@@ -350,7 +350,7 @@ def test_run_logs_exceptions_and_json() -> None:
         "request_finished",
     ]
     assert records[1]["exception"] == "ZeroDivisionError: raised by the WSGI test app"
-    assert records[2]["status"] is None  # the app raised before starting a response
+    assert records[2]["status"] == 500  # the app raised before starting a response: a 500
 
 
 @pytest.mark.server

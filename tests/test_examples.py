@@ -177,7 +177,7 @@ def test_bare_wsgi_serves_and_its_receivers_log_each_request(
         ("GET", "/", 200),
         ("GET", "/stream", 200),
         ("GET", "/nope", 404),
-        ("GET", "/boom", "-"),  # raised before starting a response
+        ("GET", "/boom", 500),  # raised before starting a response: the server sent 500
     ]
     errors = [r.getMessage() for r in caplog.records if r.name == "examples.bare_wsgi"]
     assert errors == ["GET /boom failed: RuntimeError('boom')"]
@@ -216,7 +216,7 @@ def test_bare_example_under_a_real_server(argv: list[str], kind: str) -> None:
         needles = [
             f"{TIMING} GET / 200 ",
             f"{TIMING} GET /stream 200 ",
-            f"{TIMING} GET /boom - ",
+            f"{TIMING} GET /boom 500 ",
             f"{module} GET /boom failed: RuntimeError('boom')",
         ]
         out = wait_for_output(server, *needles)
@@ -279,7 +279,7 @@ def test_bare_asgi_serves_and_its_receivers_log_each_request(
         ("GET", "/", 200),
         ("GET", "/stream", 200),
         ("GET", "/nope", 404),
-        ("GET", "/boom", "-"),
+        ("GET", "/boom", 500),
         ("WS", "/echo", 101),
     ]
     errors = [r.getMessage() for r in caplog.records if r.name == "examples.bare_asgi"]
@@ -346,15 +346,15 @@ def test_fastapi_receivers_live_as_long_as_the_lifespan(caplog: pytest.LogCaptur
 
     metrics, status_after_shutdown = asyncio.run(go())
     # /boom raised before a response started: FastAPI re-raised it, the middleware saw it.
-    assert request_counts(metrics) == {"200": 3, "422": 1, "none": 1}
-    assert latency_counts(metrics) == {"200": 3, "422": 1, "none": 1}
+    assert request_counts(metrics) == {"200": 3, "422": 1, "500": 1}
+    assert latency_counts(metrics) == {"200": 3, "422": 1, "500": 1}
     assert status_after_shutdown == 200
     assert timing_lines(caplog) == [
         ("GET", "/items/0", 200),
         ("GET", "/items/1", 200),
         ("GET", "/items/2", 200),
         ("GET", "/items/x", 422),
-        ("GET", "/boom", "-"),
+        ("GET", "/boom", 500),
         ("GET", "/metrics", 200),
     ]
     errors = [r.getMessage() for r in caplog.records if r.name == "examples.fastapi_app"]

@@ -130,9 +130,19 @@ def test_wrapped_apps_send_the_request_signals(
     recorder.assert_sent(request_finished, sender=wrapped.app, status=200)
 
 
-def asgi_behind_a_sync_wrapper(scope: Any, receive: Any, send: Any) -> Any:
-    """An ASGI app the guess cannot see: a plain function returning a coroutine."""
+def asgi_behind_a_sync_wrapper(*args: Any) -> Any:
+    """An ASGI app the guess cannot see: a `*args` function returning a coroutine."""
+    return bare_asgi(*args)
+
+
+def asgi_without_async_def(scope: Any, receive: Any, send: Any) -> Any:
+    """A plain function returning a coroutine: its signature says ASGI."""
     return bare_asgi(scope, receive, send)
+
+
+def test_the_signature_decides_not_coroutine_ness() -> None:
+    assert guess_interface(asgi_without_async_def) == "asgi"
+    assert type(reqsignals.wrap(asgi_without_async_def)) is ASGIMiddleware
 
 
 def test_interface_overrides_the_guess() -> None:

@@ -240,7 +240,8 @@ def test_app_call_error_sends_exception_then_finished_before_it_propagates(
         SignalsMiddleware(raising_app)(make_environ(), Started())
     recorder.assert_order(request_started, got_request_exception, request_finished)
     assert recorder.of(got_request_exception)[0].kwargs["exception"] is raised.value
-    recorder.assert_sent(request_finished, status=None)
+    # What the server answers an app that raised before start_response.
+    recorder.assert_sent(request_finished, status=500)
 
 
 def test_exception_is_the_active_one_while_receivers_run(recorder: Capture) -> None:
@@ -823,7 +824,7 @@ VALIDATED = [
     pytest.param(head_app, "HEAD", b"", 200, None, id="head"),
     pytest.param(exc_info_app, "GET", b"sorry", 500, None, id="exc-info"),
     pytest.param(file_app, "GET", b"file body", 200, None, id="file-wrapper"),
-    pytest.param(raising_app, "GET", None, None, Boom, id="app-raises"),
+    pytest.param(raising_app, "GET", None, 500, Boom, id="app-raises"),
     pytest.param(failing_body_app, "GET", None, 200, Boom, id="body-raises"),
 ]
 

@@ -15,11 +15,15 @@ from collections.abc import MutableMapping
 from typing import Any
 
 from .._keys import HANDLED_KEY, REPORTED_KEY, SENT_KEY
+from .._sender import Nesting
 from ..signals import got_request_exception
 
 __all__ = ["report_handled_exception"]
 
 logger = logging.getLogger("reqsignals")
+
+# The integrations read the middleware's mark on each request: have it set.
+Nesting.note_integration()
 
 
 def report_handled_exception(
