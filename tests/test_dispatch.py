@@ -886,7 +886,7 @@ def test_subclass_overriding_send_keeps_its_override() -> None:
     class Counting(Signal):
         calls = 0
 
-        def send(self, sender: Any, /, **named: Any) -> list[tuple[Any, Any]]:
+        def send(self, sender: Any, **named: Any) -> list[tuple[Any, Any]]:
             Counting.calls += 1
             return super().send(sender, **named)
 
