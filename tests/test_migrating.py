@@ -165,10 +165,6 @@ def test_asgi_adapters_never_close_the_wsgi_response(adapter: Any) -> None:
     assert "Wrap the ASGI side of the adapter" in PAGE
 
 
-@pytest.mark.filterwarnings(
-    # Fixed with the ASGI middleware's coroutine marker; until then asgiref warns.
-    "ignore:async_to_sync was passed a non-async-marked callable"
-)
 @pytest.mark.parametrize("adapter", ADAPTERS)
 def test_wrapping_the_asgi_side_of_an_adapter_finishes_every_request(adapter: Any) -> None:
     closed: list[bool] = []
