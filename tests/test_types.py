@@ -13,10 +13,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 import httpx
 import pytest
+from alembic import command
+from sqlalchemy import create_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from reqsignals import signals as s
 from reqsignals.auth import (
@@ -29,6 +32,7 @@ from reqsignals.auth import (
     login,
     logout,
 )
+from reqsignals.contrib.sqlalchemy import connect_engine, connect_models
 from reqsignals.dispatch import Signal
 from reqsignals.testing import Sent, capture
 from reqsignals.types import (
@@ -60,7 +64,9 @@ from reqsignals.types import (
     WSGIRequestFinishedArgs,
     WSGIRequestStartedArgs,
 )
+from tests import sqlalchemy_models as models
 from tests.support import ROOT
+from tests.test_alembic import REVISIONS, SYNC_ENV, make_directory
 from tests.typecheck import accepted
 
 #: Each built-in signal's dicts: for either middleware first, then WSGI's and ASGI's.
@@ -164,6 +170,54 @@ def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) ->
     finally:
         store.close()
     assert cap.names == ["connection_created"]
+    assert_sent_keys(cap, "wsgi")
+
+
+def test_model_migration_and_database_signals_send_exactly_their_typed_keys(
+    tmp_path: Path,
+) -> None:
+    engine = connect_engine(create_engine(f"sqlite:///{tmp_path / 'models.db'}"), using="main")
+    model_signals = (s.pre_init, s.post_init, s.pre_save, s.post_save, s.m2m_changed)
+    sent_here = (s.connection_created, *model_signals, s.pre_delete, s.post_delete)
+    try:
+        with capture(*sent_here) as cap:
+            models.Base.metadata.create_all(engine)  # opens the first connection
+            with Session(engine) as session:
+                post = models.Post(title="typed", tags=[models.Tag(name="mypy")])
+                session.add(post)
+                session.commit()
+                post.title = "typed receivers"
+                post.tags.clear()
+                session.commit()
+                session.delete(post)
+                session.commit()
+    finally:
+        engine.dispose()
+    assert set(cap.names) == {sig.name for sig in sent_here}
+    assert_sent_keys(cap, "wsgi")
+    actions = get_args(get_type_hints(M2MChangedArgs)["action"])
+    for one in cap:
+        if one.signal is s.m2m_changed:
+            assert one.kwargs["action"] in actions
+        if "using" in one.kwargs:
+            assert one.kwargs["using"] == "main"
+
+    class Local(DeclarativeBase):
+        pass
+
+    connect_models(Local)
+    with capture(s.class_prepared) as cap:
+
+        class Note(Local):
+            __tablename__ = "note"
+            id: Mapped[int] = mapped_column(primary_key=True)
+
+    assert [(one.sender, one.kwargs) for one in cap] == [(Note, {})]
+
+    config = make_directory(tmp_path, SYNC_ENV, REVISIONS)
+    with capture(s.pre_migrate, s.post_migrate) as cap:
+        command.upgrade(config, "head")
+    assert cap.names == ["pre_migrate", "post_migrate"]
     assert_sent_keys(cap, "wsgi")
 
 
