@@ -1,4 +1,4 @@
-"""SessionAuth, the two middleware, get_session/get_auth and the Session object."""
+"""SessionAuth, the two middleware and get_session/get_auth (the Session: test_sessions.py)."""
 
 from __future__ import annotations
 
@@ -428,84 +428,6 @@ def test_websocket_reads_the_session_and_saves_at_accept() -> None:
     assert store.load(key) == {"user": 7, "seen": 7}
 
 
-# The Session object
-
-
-def test_session_mapping_and_change_tracking() -> None:
-    session = Session({"a": 1, "b": 2}, "k")
-    assert not session.accessed
-    assert not session.modified
-    assert session.key == "k"
-    assert session["a"] == 1
-    assert session.accessed
-    assert not session.modified
-    session["c"] = 3
-    del session["a"]
-    assert session.modified
-    assert session.changes() == ({"c": 3}, frozenset({"a"}))
-    session["a"] = 10  # set again after delete: a change, not a deletion
-    assert session.changes() == ({"c": 3, "a": 10}, frozenset())
-    del session["c"]  # set then deleted: a deletion only
-    assert session.changes() == ({"a": 10}, frozenset({"c"}))
-    assert sorted(session) == ["a", "b"]
-    assert len(session) == 2
-    assert "b" in session
-    assert "c" not in session
-    with pytest.raises(KeyError):
-        del session["missing"]
-    with pytest.raises(TypeError, match="session keys must be str"):
-        session[1] = "x"
-
-
-def test_session_clear_deletes_every_key() -> None:
-    session = Session({"a": 1, "b": 2}, "k")
-    session.clear()
-    assert dict(session) == {}
-    assert session.changes() == ({}, frozenset({"a", "b"}))
-
-
-def test_modified_true_rewrites_values_changed_in_place() -> None:
-    store = MemoryStore()
-    auth = SessionAuth(SECRET, store)
-    key = store.create({"cart": [1], "other": 0}, 60)
-    header = f"session={auth._signer.sign(key).decode()}"
-    session = auth.open_session(header)
-    session["cart"].append(2)
-    assert not session.modified
-    session.modified = True
-    assert session.changes() == ({"cart": [1, 2], "other": 0}, frozenset())
-    assert auth.save_session(session, secure=False) is not None
-    assert store.load(key) == {"cart": [1, 2], "other": 0}
-
-
-def test_modified_false_forgets_pending_changes() -> None:
-    session = Session({"a": 1}, "k")
-    session["b"] = 2
-    session.cycle_key()
-    session.modified = False
-    assert not session.modified
-    assert session.changes() == ({}, frozenset())
-
-
-def test_async_twins_mark_state_like_the_sync_methods() -> None:
-    session = Session({"a": 1}, "k")
-    asyncio.run(session.acycle_key())
-    assert session.modified
-    assert dict(session) == {"a": 1}
-    asyncio.run(session.aflush())
-    assert dict(session) == {}
-    assert session.modified
-
-
-def test_session_repr_does_not_show_the_key() -> None:
-    assert repr(Session({"a": 1}, "secret-key")) == "<Session key=set 1 keys>"
-    auth = SessionAuth(SECRET, MemoryStore())
-    lazy = auth.open_session(f"session={auth._signer.sign('x').decode()}")
-    assert repr(lazy) == "<Session key=None unloaded>"
-    assert lazy.key is None  # loading finds nothing
-    assert repr(lazy) == "<Session key=None 0 keys>"
-
-
 @pytest.mark.parametrize(
     "code",
     [
@@ -537,28 +459,6 @@ def test_unknown_attribute_of_the_package() -> None:
 
 
 @pytest.mark.parametrize(
-    "first",
-    [
-        pytest.param(lambda s: s.__delitem__("a"), id="del"),
-        pytest.param(len, id="len"),
-        pytest.param(lambda s: "a" in s, id="in"),
-        pytest.param(lambda s: s.setdefault("b", 2), id="setdefault"),
-        pytest.param(lambda s: s.cycle_key(), id="cycle_key"),
-        pytest.param(lambda s: s.flush(), id="flush"),
-    ],
-)
-def test_lazy_session_loads_on_any_first_use(first: Callable[[Session], Any]) -> None:
-    store = MemoryStore()
-    auth = SessionAuth(SECRET, store)
-    key = store.create({"a": 1}, 60)
-    session = auth.open_session(f"session={auth._signer.sign(key).decode()}")
-    assert "unloaded" in repr(session)
-    first(session)
-    assert "unloaded" not in repr(session)
-    assert session.key == key
-
-
-@pytest.mark.parametrize(
     "header",
     [
         pytest.param("xsession=abc", id="longer-name"),
@@ -569,6 +469,6 @@ def test_lazy_session_loads_on_any_first_use(first: Callable[[Session], Any]) ->
 def test_cookie_named_otherwise_is_not_ours(header: str) -> None:
     auth = SessionAuth(SECRET, MemoryStore())
     session = auth.open_session(header)
-    assert not session._had_cookie
+    assert not session.had_cookie
     assert session.get("a") is None
     assert auth.save_session(session, secure=False) is None  # no deletion cookie either
