@@ -9,6 +9,11 @@ wraps the same bare ASGI app; a request carries the cookie of an existing sessio
 - read: the app reads one key;
 - write: the app sets one key (and the middleware writes it back).
 
+The server-side stores also run "logged in": the session holds a user id and the record
+``login()`` writes, so each write keeps the per-user index too (sessions per user); the
+table shows what that adds. The "last seen" check a request makes when it loads the
+user is timed on its own (it writes at most once per ``last_seen_interval``).
+
 Variants run one after the other, round after round, each keeping its fastest round.
 Redis runs as a real redis-server started by this script on a free port of 127.0.0.1
 and stopped at the end. Prints a Markdown table of µs per request and the ratios.
@@ -43,6 +48,12 @@ from reqsignals.auth.stores.base import SessionStore
 SECRET = "benchmark-secret-key"
 X = "\u00d7"  # the multiplication sign of the ratios
 DATA = {"user": 42, "csrf": "9f86d081884c7d659a2feaa0c55ad015"}
+LOGGED_IN = {
+    **DATA,
+    "_auth_user_id": 42,
+    "_auth_session": {"id": "x" * 22, "created": 1.0e9, "client": "127.0.0.1", "ua": "bench"},
+    "_auth_last_seen": 2.0e9,
+}
 
 
 def free_port() -> int:
@@ -109,12 +120,12 @@ def scope_with(cookie: bytes) -> dict[str, Any]:
     }
 
 
-async def cookie_from(app: Any) -> bytes:
-    """Run one request that stores DATA; return the Cookie header for the next ones."""
+async def cookie_from(app: Any, data: dict[str, Any]) -> bytes:
+    """Run one request that stores *data*; return the Cookie header for the next ones."""
     got: list[bytes] = []
 
     async def setup(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        scope["session"].update(DATA)
+        scope["session"].update(data)
         await send({"type": "http.response.start", "status": 200, "headers": []})
 
     async def capture(message: dict[str, Any]) -> None:
@@ -154,7 +165,11 @@ async def timer(wrap: Callable[[Any], Any], write: bool, number: int, cookie: by
 async def measure(
     wraps: dict[str, Callable[[Any], Any]], rounds: int, number: int
 ) -> dict[tuple[str, str], float]:
-    cookies = {name: await cookie_from(wrap) for name, wrap in wraps.items() if name != "bare app"}
+    cookies = {
+        name: await cookie_from(wrap, LOGGED_IN if "logged in" in name else DATA)
+        for name, wrap in wraps.items()
+        if name != "bare app"
+    }
     cookies["bare app"] = b"none=1"
     best: dict[tuple[str, str], float] = {}
     for _ in range(rounds):
@@ -164,6 +179,17 @@ async def measure(
                 t = await timer(wrap, kind == "write", number, cookies[name])
                 best[name, kind] = min(best.get((name, kind), float("inf")), t)
     return best
+
+
+def time_touch(number: int = 200_000) -> float:
+    """µs for the "last seen" check of a request within the interval (no write)."""
+    from reqsignals.auth._tracking import touch
+
+    session = {"_auth_last_seen": time.time()}
+    start = time.perf_counter()
+    for _ in range(number):
+        touch(session, 300.0)
+    return (time.perf_counter() - start) / number * 1e6
 
 
 def main() -> None:
@@ -183,6 +209,9 @@ def main() -> None:
             "reqsignals MemoryStore": ours(MemoryStore()),
             "reqsignals SQLiteStore": ours(sqlite),
             "reqsignals RedisStore": ours(redis),
+            "reqsignals MemoryStore, logged in": ours(MemoryStore()),
+            "reqsignals SQLiteStore, logged in": ours(sqlite),
+            "reqsignals RedisStore, logged in": ours(redis),
         }
 
         async def run() -> dict[tuple[str, str], float]:
@@ -210,6 +239,16 @@ def main() -> None:
     for name in wraps:
         r, w = best[name, "read"], best[name, "write"]
         print(f"| {name} | {r:.1f} | {w:.1f} | {r / ref_r:.2f}{X} | {w / ref_w:.2f}{X} |")
+    print("\nWhat a logged-in session adds (the per-user index; µs per request):\n")
+    print("| store | read | write |")
+    print("|---|---:|---:|")
+    for store in ("MemoryStore", "SQLiteStore", "RedisStore"):
+        plain, user = f"reqsignals {store}", f"reqsignals {store}, logged in"
+        dr = best[user, "read"] - best[plain, "read"]
+        dw = best[user, "write"] - best[plain, "write"]
+        print(f"| {store} | {dr:+.1f} | {dw:+.1f} |")
+    touch_us = time_touch()
+    print(f"\nThe last-seen check on a request that loads the user: {touch_us:.2f} µs.")
     worst = max(
         best["reqsignals CookieStore", k] / best["Starlette SessionMiddleware", k]
         for k in ("read", "write")
@@ -246,6 +285,7 @@ def main() -> None:
         rounds=args.rounds,
         number=args.number,
         sqlite=__import__("sqlite3").sqlite_version,
+        last_seen_check_us=touch_us,
     )
 
 

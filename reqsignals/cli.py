@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, _cli_sessions
 from ._wrap import guess_interface, wrap
 from .log import SignalLog
 
@@ -253,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_lockout(sub)
+    _cli_sessions.add_parser(sub)
     return parser
 
 
@@ -268,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except CommandError as exc:
             print(f"reqsignals: error: {exc}", file=sys.stderr)
             return 2
+    if args.command == "sessions":
+        return _cli_sessions.run(args)
     log = SignalLog(as_json=args.json, color=False if args.no_color else None)
     try:
         if not 0 < args.port < 65536:

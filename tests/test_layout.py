@@ -31,7 +31,13 @@ LAYERS: list[tuple[str, ...]] = [
     ("reqsignals.signals",),
     ("reqsignals", "reqsignals._wrap", "reqsignals.wsgi", "reqsignals.asgi", "reqsignals.testing"),
     ("reqsignals.auth", "reqsignals.contrib"),
-    ("reqsignals.log", "reqsignals.cli", "reqsignals.demo", "reqsignals.__main__"),
+    (
+        "reqsignals.log",
+        "reqsignals.cli",
+        "reqsignals._cli_sessions",
+        "reqsignals.demo",
+        "reqsignals.__main__",
+    ),
 ]
 
 

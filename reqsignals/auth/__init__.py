@@ -49,6 +49,7 @@ from .flow import (
     aget_user,
     alogin,
     alogout,
+    aupdate_session_auth_hash,
     authenticate,
     get_user,
     login,
@@ -60,6 +61,15 @@ from .lockout import Lockout
 from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
 from .sessions import Session, SessionConfig, get_auth, get_session
 from .stores import CookieStore, MemoryStore, SessionStore, SQLiteStore
+from .user_sessions import (
+    SessionInfo,
+    alist_sessions,
+    alogout_everywhere,
+    arevoke_session,
+    list_sessions,
+    logout_everywhere,
+    revoke_session,
+)
 from .users import User, session_auth_hash
 
 if TYPE_CHECKING:
@@ -90,6 +100,7 @@ __all__ = [
     "SessionAuth",
     "SessionConfig",
     "SessionError",
+    "SessionInfo",
     "SessionStore",
     "SessionStoreUnavailable",
     "SessionTooLarge",
@@ -98,8 +109,12 @@ __all__ = [
     "WeakSecretKeyWarning",
     "aauthenticate",
     "aget_user",
+    "alist_sessions",
     "alogin",
     "alogout",
+    "alogout_everywhere",
+    "arevoke_session",
+    "aupdate_session_auth_hash",
     "authenticate",
     "csrf_failed",
     "csrf_input",
@@ -107,8 +122,11 @@ __all__ = [
     "get_auth",
     "get_session",
     "get_user",
+    "list_sessions",
     "login",
     "logout",
+    "logout_everywhere",
+    "revoke_session",
     "scrub_credentials",
     "scrub_headers",
     "session_auth_hash",

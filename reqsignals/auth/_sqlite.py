@@ -78,6 +78,17 @@ def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
+def _add_column(conn: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    present = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
+    if column not in present:
+        try:
+            conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {column} {declaration}')
+        except sqlite3.OperationalError as exc:  # pragma: no cover - a race
+            # Another process added it between our look and our ALTER.
+            if "duplicate column" not in str(exc):
+                raise
+
+
 class Connections:
     """The connections one owner (a store, a backend, a counter) holds to one file.
 
@@ -102,6 +113,9 @@ class Connections:
             run on each new connection after it is announced.
         owner: the class sent as ``connection_created``'s sender.
         pool_size: see above.
+        columns: ``(table, column, declaration)`` of columns that files made by older
+            versions lack: each is added, once, when a connection finds it missing.
+        indexes: statements run after the columns are there (indexes on them).
     """
 
     def __init__(
@@ -112,10 +126,14 @@ class Connections:
         schema: Sequence[str],
         owner: type,
         pool_size: int | None = None,
+        columns: Sequence[tuple[str, str, str]] = (),
+        indexes: Sequence[str] = (),
     ) -> None:
         self.path = path
         self.timeout = timeout
         self.schema = tuple(schema)
+        self.columns = tuple(columns)
+        self.indexes = tuple(indexes)
         self.owner = owner
         self.pool_size = pool_size
         self._lock = threading.Lock()
@@ -145,6 +163,10 @@ class Connections:
             conn.execute("PRAGMA synchronous = NORMAL")
             connection_created.send(self.owner, connection=conn)
             for statement in self.schema:
+                conn.execute(statement)
+            for table, column, declaration in self.columns:
+                _add_column(conn, table, column, declaration)
+            for statement in self.indexes:
                 conn.execute(statement)
         except BaseException:
             conn.close()

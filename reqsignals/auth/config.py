@@ -18,6 +18,7 @@ from typing import Any, Literal
 from itsdangerous import BadData, TimestampSigner
 
 from .._wrap import guess_interface
+from ._tracking import SessionInfo, aend_sessions, end_sessions, infos
 from .exceptions import SessionTooLarge, WeakSecretKeyWarning
 from .lockout import Lockout
 from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
@@ -104,6 +105,9 @@ class SessionAuth:
         lockout: a :class:`~reqsignals.auth.Lockout` that ``authenticate()`` asks before
             any backend (``True``: one with the defaults). It counts beside *store*
             unless given a store of its own; a ``CookieStore`` needs one.
+        last_seen_interval: seconds between two writes of a session's "last seen"
+            time (:func:`~reqsignals.auth.list_sessions`): read-only requests write
+            the session at most this often.
 
     Warns:
         WeakSecretKeyWarning: a secret key is shorter than 32 bytes.
@@ -134,6 +138,7 @@ class SessionAuth:
         https_only: bool = False,
         salt: str = "reqsignals.session",
         lockout: Lockout | bool | None = None,
+        last_seen_interval: float = 300.0,
     ) -> None:
         keys = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
         if not isinstance(keys, Sequence) or not all(isinstance(k, (str, bytes)) for k in keys):
@@ -186,6 +191,11 @@ class SessionAuth:
         self.domain = domain
         self.same_site = same_site
         self.https_only = https_only or same_site == "none"
+        if not last_seen_interval >= 0:
+            raise ValueError(
+                f"last_seen_interval must be a number of seconds >= 0, got {last_seen_interval!r}"
+            )
+        self.last_seen_interval = float(last_seen_interval)
         #: The secret keys as bytes, the signing one first (for other HMACs, e.g. the
         #: login flow's session hash, that must rotate with the cookie's).
         self.secret_keys = tuple(k.encode() if isinstance(k, str) else k for k in keys)
@@ -244,6 +254,46 @@ class SessionAuth:
         await self.store.aclose()
         if self.lockout is not None:
             await self.lockout.aclose()
+
+    # Sessions per user, outside a request
+
+    def list_user_sessions(self, user_id: Any) -> list[SessionInfo]:
+        """The live sessions of *user_id* (an admin page, ``reqsignals sessions list``).
+
+        Raises:
+            RuntimeError: the store keeps no sessions on the server (``CookieStore``).
+        """
+        return infos(self.store.user_sessions(user_id), None)
+
+    async def alist_user_sessions(self, user_id: Any) -> list[SessionInfo]:
+        """Async twin of :meth:`list_user_sessions`."""
+        return infos(await self.store.auser_sessions(user_id), None)
+
+    def revoke_user_sessions(self, user_id: Any) -> int:
+        """End every session of *user_id* now, in every process; return how many.
+
+        ``session_revoked`` (reason ``"revoked"``, ``request=None``) is sent for each.
+
+        Raises:
+            RuntimeError: the store keeps no sessions on the server (``CookieStore``).
+        """
+        return end_sessions(self.store, user_id, "revoked")
+
+    async def arevoke_user_sessions(self, user_id: Any) -> int:
+        """Async twin of :meth:`revoke_user_sessions`."""
+        return await aend_sessions(self.store, user_id, "revoked")
+
+    def clear_expired(self) -> int:
+        """Remove expired sessions and their index entries; return how many went.
+
+        For stores that do not expire entries themselves (SQLite, memory); Redis does,
+        and this returns ``0`` there.
+        """
+        return self.store.cleanup()
+
+    async def aclear_expired(self) -> int:
+        """Async twin of :meth:`clear_expired`."""
+        return await self.store.acleanup()
 
     # Cookies
 

@@ -24,9 +24,11 @@ from .._keys import LOCKOUT_REFUSAL_KEY, STARLETTE_USER_KEY, USER_KEY
 from ..dispatch import Signal, is_async_callable
 from ..scrub import scrub_credentials
 from ..signals import user_locked_out, user_logged_in, user_logged_out, user_login_failed
+from ._tracking import aend_sessions, end_sessions, record_login, touch
 from .exceptions import LockedOut, LockoutUnavailable, PermissionDenied
 from .lockout import Attempt, Lockout
 from .sessions import Session, SessionConfig, _namespace, get_auth, get_session
+from .stores.base import USER_ID_FIELD
 from .users import session_auth_hash, session_auth_hash_matches
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "aget_user",
     "alogin",
     "alogout",
+    "aupdate_session_auth_hash",
     "authenticate",
     "get_user",
     "login",
@@ -44,7 +47,7 @@ __all__ = [
 ]
 
 #: Session keys written by :func:`login`.
-SESSION_USER_ID = "_auth_user_id"
+SESSION_USER_ID = USER_ID_FIELD
 SESSION_BACKEND = "_auth_user_backend"
 SESSION_HASH = "_auth_user_hash"
 #: The sender of ``user_login_failed``.
@@ -370,6 +373,7 @@ def _store_login(request: Any, user: Any, backend: object | None) -> None:
         session.pop(SESSION_HASH, None)
     else:
         session[SESSION_HASH] = new_hash
+    record_login(session, _space(request))
     _remember(request, user)
 
 
@@ -408,25 +412,77 @@ async def alogin(request: Any, user: Any, backend: object | None = None) -> None
     await user_logged_in.asend_robust(type(user), request=request, user=user)
 
 
+def _store_new_hash(request: Any, user: Any) -> tuple[Session, SessionConfig, bool]:
+    session, auth = get_session(request), get_auth(request)
+    session.cycle_key()
+    mine = session.get(SESSION_USER_ID) == _user_id(user)
+    if mine:
+        new_hash = session_auth_hash(user, auth.secret_keys[0])
+        if new_hash is not None:
+            session[SESSION_HASH] = new_hash
+        _remember(request, user)
+    return session, auth, mine and not auth.store.stateless
+
+
 def update_session_auth_hash(request: Any, user: Any) -> None:
     """Keep this session logged in after *user*'s password changed.
 
     Gives the session a new key and stores the new session hash; every other session
-    of the user is logged out on its next request. Call it after saving the password,
-    with the updated user (the old object still has the old password hash).
+    of the user is logged out. With a server-side store they are deleted now, each
+    reported by ``session_revoked`` with reason ``"password_changed"``; with
+    :class:`CookieStore` each is anonymous on its next request. Call it after saving
+    the password, with the updated user (the old object still has the old hash).
 
     Example::
 
         changed = users.set_password(user, new_password)
         update_session_auth_hash(request, changed)
     """
-    session, auth = get_session(request), get_auth(request)
-    session.cycle_key()
-    if session.get(SESSION_USER_ID) == _user_id(user):
-        new_hash = session_auth_hash(user, auth.secret_keys[0])
-        if new_hash is not None:
-            session[SESSION_HASH] = new_hash
-        _remember(request, user)
+    session, auth, server_side = _store_new_hash(request, user)
+    if server_side:
+        end_sessions(
+            auth.store, _user_id(user), "password_changed", request=request, keep=session.key
+        )
+
+
+async def aupdate_session_auth_hash(request: Any, user: Any) -> None:
+    """The async twin of :func:`update_session_auth_hash`."""
+    session, auth, server_side = _store_new_hash(request, user)
+    if server_side:
+        await aend_sessions(
+            auth.store, _user_id(user), "password_changed", request=request, keep=session.key
+        )
+
+
+def _session_backend(auth: SessionConfig, session: Session) -> Any:
+    backend = _find_backend(auth, session.get(SESSION_BACKEND))
+    if backend is None or getattr(backend, "end_sessions", None) is None:
+        raise RuntimeError(
+            "logout_everywhere() with CookieStore changes the user's session hash, which "
+            "needs a backend with end_sessions(user) (MemoryBackend and SQLiteBackend "
+            "have it); or use a server-side store (MemoryStore, SQLiteStore, RedisStore)"
+        )
+    return backend
+
+
+def update_user_sessions_hash(request: Any, user: Any) -> None:
+    """Change *user*'s session hash through its backend, keeping this session in.
+
+    Every other session of the user, wherever it is kept, is anonymous on its next
+    request: the way to end sessions that a :class:`CookieStore` cannot reach.
+    """
+    auth, session = get_auth(request), get_session(request)
+    backend = _session_backend(auth, session)
+    changed = _run(backend.end_sessions(user), "end_sessions()", "alogout_everywhere")
+    _store_new_hash(request, changed)
+
+
+async def aupdate_user_sessions_hash(request: Any, user: Any) -> None:
+    """The async twin of :func:`update_user_sessions_hash`."""
+    auth, session = get_auth(request), get_session(request)
+    backend = _session_backend(auth, session)
+    changed = await _acall(backend, "end_sessions", user)
+    _store_new_hash(request, changed)
 
 
 # -- logout --------------------------------------------------------------------------
@@ -486,6 +542,7 @@ def _checked(request: Any, session: Session, auth: SessionConfig, user: Any) -> 
     current = session_auth_hash(user, auth.secret_keys[0])
     if current is not None and stored != current:
         session[SESSION_HASH] = current  # matched an old key: re-sign with the new one
+    touch(session, auth.last_seen_interval)
     return user
 
 

@@ -285,6 +285,8 @@ class SessionConfig(Protocol):
     https_only: bool
     #: The brute-force lock-out ``authenticate()`` asks first, or ``None``.
     lockout: Lockout | None
+    #: Seconds between two writes of a session's "last seen" time.
+    last_seen_interval: float
 
     def open_session(self, cookie_header: str | None) -> Session:
         """The session for a request with this ``Cookie`` header, loaded on first use."""

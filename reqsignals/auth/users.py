@@ -27,6 +27,8 @@ class User:
         password_hash: the encoded argon2 hash (left out of ``repr``).
         is_active: inactive users cannot log in and are not loaded from sessions.
         extra: anything else given to :meth:`MemoryBackend.create_user`.
+        session_salt: mixed into the session hash; the backend's ``end_sessions``
+            replaces it, which logs the user out of every session (left out of ``repr``).
 
     ``is_authenticated``, ``display_name`` and ``identity`` make it usable as
     Starlette's ``request.user``.
@@ -37,6 +39,7 @@ class User:
     password_hash: str = dataclasses.field(repr=False)
     is_active: bool = True
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    session_salt: str = dataclasses.field(default="", repr=False)
 
     is_authenticated: ClassVar[bool] = True
 
@@ -71,8 +74,8 @@ def session_auth_hash(user: object, secret_key: str | bytes) -> str | None:
 
     Stored in the session at login and compared on each request; a mismatch means the
     password changed since, and the session ends. It is an HMAC-SHA256, keyed with
-    *secret_key*, of the user's ``password_hash`` (Django's approach), so it reveals
-    nothing about the hash.
+    *secret_key*, of the user's ``password_hash`` (Django's approach) and of its
+    ``session_salt`` when it has one, so it reveals nothing about the hash.
 
     Args:
         user: a user. If it has a ``get_session_auth_hash`` method, that is called with
@@ -95,6 +98,10 @@ def session_auth_hash(user: object, secret_key: str | bytes) -> str | None:
     if not isinstance(password_hash, str) or not password_hash:
         return None
     message = _SESSION_HASH_PURPOSE + password_hash.encode("utf-8")
+    salt = getattr(user, "session_salt", "")
+    if isinstance(salt, str) and salt:
+        # A new salt ends every session without a password change (end_sessions).
+        message += b"\x00" + salt.encode("utf-8")
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 

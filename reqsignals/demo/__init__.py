@@ -2,8 +2,9 @@
 
 A small Starlette app with session auth on SQLite (a session store and a user table in
 one data folder), seeded with a demo user. Its pages: ``/`` (who am I), ``/login``,
-``/logout``, ``/stream`` (a streamed response), ``/boom`` (raises), and ``/feed``, a page
-that shows every signal as it fires, through server-sent events from ``/events``.
+``/logout``, ``/sessions`` (the user's sessions, to end one or all others),
+``/stream`` (a streamed response), ``/boom`` (raises), and ``/feed``, a page that shows
+every signal as it fires, through server-sent events from ``/events``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,11 @@ from ..auth import (
     SQLiteBackend,
     SQLiteStore,
     aauthenticate,
+    alist_sessions,
     alogin,
     alogout,
+    alogout_everywhere,
+    arevoke_session,
 )
 from ..dispatch import Signal
 from ..log import SignalLog
@@ -112,6 +116,7 @@ def _page(request: Request, title: str, body: str, status: int = 200) -> HTMLRes
         account = '<a href="/login">Log in</a>'
     else:
         account = (
+            '<a href="/sessions">Your sessions</a>'
             '<form method="post" action="/logout"><button id="nav-logout">Log out</button></form>'
         )
     page = _PAGE.format(
@@ -177,6 +182,50 @@ async def logout(request: Request) -> Response:
     return RedirectResponse("/", status_code=303)
 
 
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "?"
+
+
+async def sessions_page(request: Request) -> Response:
+    """The user's sessions, each with a button that ends it, and "log out everywhere"."""
+    if _current_user(request) is None:
+        return RedirectResponse("/login", status_code=303)
+    rows = []
+    for info in await alist_sessions(request):
+        label = " (this browser)" if info.current else ""
+        rows.append(
+            f'<tr class="session" data-current="{str(info.current).lower()}">'
+            f"<td>{html.escape(info.user_agent or '?')}{label}</td>"
+            f"<td>{html.escape(info.client or '?')}</td>"
+            f"<td>{_when(info.created)}</td><td>{_when(info.last_seen)}</td>"
+            '<td><form method="post" action="/sessions/revoke">'
+            f'<input type="hidden" name="id" value="{html.escape(info.id)}">'
+            '<button class="revoke">End</button></form></td></tr>'
+        )
+    body = (
+        "<table><thead><tr><th>Browser</th><th>Address</th><th>Logged in</th>"
+        '<th>Last seen</th><th></th></tr></thead><tbody id="sessions">'
+        + "".join(rows)
+        + "</tbody></table>"
+        '<form method="post" action="/sessions/everywhere">'
+        '<button id="everywhere">Log out everywhere else</button></form>'
+    )
+    return _page(request, "Your sessions", body)
+
+
+async def revoke_page(request: Request) -> Response:
+    form = await request.form()
+    session_id = form.get("id")
+    if isinstance(session_id, str):
+        await arevoke_session(request, session_id)
+    return RedirectResponse("/sessions", status_code=303)
+
+
+async def everywhere_page(request: Request) -> Response:
+    await alogout_everywhere(request)
+    return RedirectResponse("/sessions", status_code=303)
+
+
 async def stream(request: Request) -> Response:
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(1, 6):
@@ -200,7 +249,8 @@ source.onmessage = (e) => {
   const r = JSON.parse(e.data);
   const li = document.createElement("li");
   li.dataset.signal = r.signal;
-  const extra = ["method", "path", "status", "duration_ms", "user", "exception", "credentials"]
+  const extra = ["method", "path", "status", "duration_ms", "user", "exception", "credentials",
+    "reason"]
     .filter((k) => k in r).map((k) => k + "=" + JSON.stringify(r[k])).join(" ");
   li.textContent = r.time.slice(11) + " " + r.signal + " " + extra;
   feed.appendChild(li);
@@ -291,6 +341,9 @@ def build(data_dir: Path) -> tuple[Any, list[str]]:
             Route("/", home),
             Route("/login", login_page, methods=["GET", "POST"]),
             Route("/logout", logout, methods=["POST"]),
+            Route("/sessions", sessions_page),
+            Route("/sessions/revoke", revoke_page, methods=["POST"]),
+            Route("/sessions/everywhere", everywhere_page, methods=["POST"]),
             Route("/stream", stream),
             Route("/boom", boom),
             Route("/feed", feed_page),
@@ -303,7 +356,7 @@ def build(data_dir: Path) -> tuple[Any, list[str]]:
         "reqsignals demo",
         f"  data folder: {data_dir.resolve()}",
         f"  log in as {DEMO_USERNAME!r} with password {values['password']!r}",
-        "  pages: /  /login  /feed (live signals)  /stream  /boom",
+        "  pages: /  /login  /sessions  /feed (live signals)  /stream  /boom",
         f"  {DEMO_MAX_FAILURES} failed logins lock a user name (or an address) out for "
         f"{DEMO_LOCKOUT_WINDOW} seconds: watch user_locked_out in the feed",
     ]

@@ -384,6 +384,7 @@ def test_sqlite_schema_and_wal(sqlite_backend: SQLiteBackend, db_path: Path) -> 
             "is_active": "INTEGER",
             "created": "TEXT",
             "updated": "TEXT",
+            "session_salt": "TEXT",
         }
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         created, updated = conn.execute("SELECT created, updated FROM reqsignals_users").fetchone()

@@ -34,6 +34,7 @@ from reqsignals.auth import (
     session_auth_hash,
     update_session_auth_hash,
 )
+from reqsignals.auth._tracking import SESSION_LAST_SEEN, SESSION_META
 from reqsignals.auth.flow import SESSION_BACKEND, SESSION_HASH, SESSION_USER_ID
 from reqsignals.auth.hashers import Argon2Hasher
 from reqsignals.signals import user_logged_in, user_logged_out, user_login_failed
@@ -358,6 +359,9 @@ def test_login_cycles_the_key_of_an_anonymous_session_and_keeps_its_data(interfa
     assert response.cookie
     assert response.cookie != before
     session = rig(lambda r: dict(get_session(r))).value
+    record = session.pop(SESSION_META)
+    assert set(record) == {"id", "created", "client", "ua"}
+    assert session.pop(SESSION_LAST_SEEN) == record["created"]
     assert session == {
         "cart": ["apple"],
         SESSION_USER_ID: 1,

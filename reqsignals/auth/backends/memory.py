@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import threading
 from typing import Any
 
@@ -88,6 +89,20 @@ class MemoryBackend(_PasswordBackend):
         with self._lock:
             stored = self._stored(user)
             stored.password_hash = new_hash
+            return _copy(stored)
+
+    def end_sessions(self, user: User | str) -> User:
+        """Give *user* a new session salt: every session of theirs ends on its next request.
+
+        ``logout_everywhere()`` uses it with :class:`CookieStore`, which cannot delete
+        sessions; returns the updated user.
+
+        Raises:
+            LookupError: no such user.
+        """
+        with self._lock:
+            stored = self._stored(user)
+            stored.session_salt = secrets.token_hex(16)
             return _copy(stored)
 
     def set_active(self, user: User | str, is_active: bool) -> User:

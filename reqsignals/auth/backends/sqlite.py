@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import sqlite3
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -86,10 +87,13 @@ class SQLiteBackend(_PasswordBackend):
                 "password_hash TEXT NOT NULL, "
                 "is_active INTEGER NOT NULL DEFAULT 1, "
                 f"created TEXT NOT NULL DEFAULT ({_NOW}), "
-                f"updated TEXT NOT NULL DEFAULT ({_NOW}))"
+                f"updated TEXT NOT NULL DEFAULT ({_NOW}), "
+                "session_salt TEXT NOT NULL DEFAULT '')"
             ],
             owner=type(self),
             pool_size=pool_size,
+            # Files made before end_sessions() have no salt column.
+            columns=[(table, "session_salt", "TEXT NOT NULL DEFAULT ''")],
         )
 
     def __repr__(self) -> str:
@@ -108,13 +112,13 @@ class SQLiteBackend(_PasswordBackend):
     def _select(self, where: str, value: object) -> User | None:
         with self._connection() as conn:
             row = conn.execute(
-                f'SELECT id, username, password_hash, is_active FROM "{self.table}" '
-                f"WHERE {where} = ?",
+                "SELECT id, username, password_hash, is_active, session_salt "
+                f'FROM "{self.table}" WHERE {where} = ?',
                 (value,),
             ).fetchone()
         if row is None:
             return None
-        return User(row[0], row[1], row[2], bool(row[3]))
+        return User(row[0], row[1], row[2], bool(row[3]), session_salt=row[4])
 
     def _find(self, username: str) -> User | None:
         return self._select("username", username)
@@ -181,6 +185,17 @@ class SQLiteBackend(_PasswordBackend):
             LookupError: no such user.
         """
         return self._update(user, "is_active = ?", (int(is_active),))
+
+    def end_sessions(self, user: User | str) -> User:
+        """Give *user* a new session salt: every session of theirs ends on its next request.
+
+        ``logout_everywhere()`` uses it with :class:`CookieStore`, which cannot delete
+        sessions; returns the updated user.
+
+        Raises:
+            LookupError: no such user.
+        """
+        return self._update(user, "session_salt = ?", (secrets.token_hex(16),))
 
     def delete_user(self, user: User | str) -> bool:
         """Delete *user*; True if it existed. Its id is never given to another user."""

@@ -7,10 +7,25 @@ import secrets
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar
 
-__all__ = ["SessionStore", "dumps_value", "new_session_key"]
+__all__ = ["USER_ID_FIELD", "SessionStore", "dumps_value", "new_session_key", "user_index_key"]
 
 #: Bytes of randomness in a session key (256 bits, like Django's 32 characters of 36).
 KEY_BYTES = 32
+
+#: The session key under which ``login()`` keeps the user's id. Server-side stores
+#: index sessions by its value, so that a user's sessions can be listed and ended.
+USER_ID_FIELD = "_auth_user_id"
+
+_NOT_LISTABLE = (
+    "{store} keeps no sessions on the server, so it cannot list or end one session: "
+    "use a server-side store (MemoryStore, SQLiteStore or RedisStore); "
+    "logout_everywhere() still works with it, through the session hash"
+)
+
+
+def user_index_key(user_id: Any) -> str:
+    """The text a store indexes *user_id* under: its JSON form (``1`` and ``"1"`` differ)."""
+    return json.dumps(user_id, separators=(",", ":"), ensure_ascii=False)
 
 
 def new_session_key() -> str:
@@ -62,6 +77,9 @@ class SessionStore:
             exists (deleted or expired meanwhile): then nothing was written.
         delete(token): forget the session; unknown tokens are ignored.
         exists(token): whether :meth:`load` would find it.
+        user_sessions(user_id): ``[(token, data), ...]`` of the live sessions whose
+            ``USER_ID_FIELD`` is *user_id* (server-side stores keep an index for it).
+        cleanup(): remove expired sessions and their index entries; return how many.
         close(): release connections and threads.
 
     Raises:
@@ -103,6 +121,18 @@ class SessionStore:
         """Whether :meth:`load` would find the session."""
         return self.load(token) is not None
 
+    def user_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        """The live sessions of *user_id*, as ``(token, data)`` pairs, oldest first.
+
+        Raises:
+            RuntimeError: the store keeps nothing on the server (:class:`CookieStore`).
+        """
+        raise RuntimeError(_NOT_LISTABLE.format(store=type(self).__name__))
+
+    def cleanup(self) -> int:
+        """Remove expired sessions (and their index entries); return how many went."""
+        return 0
+
     def close(self) -> None:
         """Release connections and threads; the store reconnects if used again."""
 
@@ -132,6 +162,14 @@ class SessionStore:
     async def aexists(self, token: str) -> bool:
         """Async twin of :meth:`exists`."""
         return await self.aload(token) is not None
+
+    async def auser_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        """Async twin of :meth:`user_sessions`."""
+        return self.user_sessions(user_id)
+
+    async def acleanup(self) -> int:
+        """Async twin of :meth:`cleanup`."""
+        return self.cleanup()
 
     async def aclose(self) -> None:
         """Async twin of :meth:`close`."""

@@ -8,7 +8,7 @@ import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from .base import SessionStore, dumps_value, new_session_key
+from .base import USER_ID_FIELD, SessionStore, dumps_value, new_session_key, user_index_key
 
 __all__ = ["MemoryStore"]
 
@@ -30,6 +30,8 @@ class MemoryStore(SessionStore):
     def __init__(self) -> None:
         # token -> (expires at, {name: JSON text})
         self._sessions: dict[str, tuple[float, dict[str, str]]] = {}
+        # The user index: JSON text of a user id -> {token: None} (ordered by creation).
+        self._by_user: dict[str, dict[str, None]] = {}
         self._lock = threading.Lock()
         self._created = 0
 
@@ -57,9 +59,10 @@ class MemoryStore(SessionStore):
             while token in self._sessions:  # pragma: no cover - 2**-256
                 token = new_session_key()
             self._sessions[token] = (now + max_age, fields)
+            self._index(token, fields)
             self._created += 1
             if self._created % self.sweep_every == 0:
-                self.cleanup()
+                self._sweep(now)
         return token
 
     def save(
@@ -79,17 +82,54 @@ class MemoryStore(SessionStore):
             fields = {**fields, **encoded}
             for name in deleted:
                 fields.pop(name, None)
+            old = self._sessions[token][1].get(USER_ID_FIELD)
+            if old is not None and fields.get(USER_ID_FIELD) != old:
+                self._unindex(token, old)
             self._sessions[token] = (now + max_age, fields)
+            self._index(token, fields)
         return token
 
     def delete(self, token: str) -> None:
         with self._lock:
-            self._sessions.pop(token, None)
+            self._drop(token)
+
+    def user_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        now = time.time()
+        with self._lock:
+            tokens = list(self._by_user.get(user_index_key(user_id), ()))
+            found = [(t, self._live(t, now)) for t in tokens]
+        return [
+            (token, {name: json.loads(text) for name, text in fields.items()})
+            for token, fields in found
+            if fields is not None
+        ]
 
     def cleanup(self) -> int:
-        """Drop expired sessions; return how many were dropped."""
-        now = time.time()
-        expired = [t for t, (expires, _) in list(self._sessions.items()) if expires <= now]
+        """Drop expired sessions and their index entries; return how many were dropped."""
+        with self._lock:
+            return self._sweep(time.time())
+
+    # Called with the lock held.
+
+    def _sweep(self, now: float) -> int:
+        expired = [t for t, (expires, _) in self._sessions.items() if expires <= now]
         for token in expired:
-            self._sessions.pop(token, None)
+            self._drop(token)
         return len(expired)
+
+    def _index(self, token: str, fields: Mapping[str, str]) -> None:
+        user = fields.get(USER_ID_FIELD)
+        if user is not None:
+            self._by_user.setdefault(user, {})[token] = None
+
+    def _unindex(self, token: str, user: str) -> None:
+        tokens = self._by_user.get(user)
+        if tokens is not None:
+            tokens.pop(token, None)
+            if not tokens:
+                del self._by_user[user]
+
+    def _drop(self, token: str) -> None:
+        entry = self._sessions.pop(token, None)
+        if entry is not None and USER_ID_FIELD in entry[1]:
+            self._unindex(token, entry[1][USER_ID_FIELD])

@@ -16,26 +16,75 @@ import redis.exceptions
 
 from ...signals import connection_created
 from ..exceptions import SessionError, SessionStoreUnavailable
-from .base import SessionStore, dumps_value, new_session_key
+from .base import USER_ID_FIELD, SessionStore, dumps_value, new_session_key, user_index_key
 
 __all__ = ["RedisStore"]
 
 # A session is one hash: field "m" (created at) marks that it exists even when empty,
-# fields "d:<name>" hold each value as JSON. Both scripts run atomically in Redis.
-_CREATE = """
+# fields "d:<name>" hold each value as JSON, and field "u" the user index key of a
+# logged-in session's user. A user's sessions are a sorted set "<prefix>user:<id>" of
+# tokens scored by expiry (Redis's own clock); entries past their score are pruned
+# whenever the set is written or read, and the set itself expires with its last
+# session, so the index never outgrows the live sessions. Every script runs atomically.
+_INDEX = """
+local function index(idx, token, ttl)
+  local now = tonumber(redis.call('TIME')[1])
+  redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
+  redis.call('ZADD', idx, now + ttl, token)
+  if redis.call('TTL', idx) < ttl then redis.call('EXPIRE', idx, ttl) end
+end
+"""
+# KEYS: the session. ARGV: ttl, token, index prefix, then field/value pairs to set.
+_CREATE = (
+    _INDEX
+    + """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+local u = redis.call('HGET', KEYS[1], 'u')
+if u then index(ARGV[3] .. u, ARGV[2], tonumber(ARGV[1])) end
 return 1
 """
-# ARGV: ttl, number of deleted fields, the deleted fields, then field/value pairs to set.
-_SAVE = """
+)
+# ARGV: ttl, token, index prefix, number of deleted fields, the deleted fields, then
+# field/value pairs to set.
+_SAVE = (
+    _INDEX
+    + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = tonumber(ARGV[2])
-if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 3, 2 + n)) end
-if #ARGV > 2 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 3 + n)) end
+local old = redis.call('HGET', KEYS[1], 'u')
+local n = tonumber(ARGV[4])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 5, 4 + n)) end
+if #ARGV > 4 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n)) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
+local u = redis.call('HGET', KEYS[1], 'u')
+if old and old ~= u then redis.call('ZREM', ARGV[3] .. old, ARGV[2]) end
+if u then index(ARGV[3] .. u, ARGV[2], tonumber(ARGV[1])) end
 return 1
+"""
+)
+# KEYS: the session. ARGV: token, index prefix.
+_DELETE = """
+local u = redis.call('HGET', KEYS[1], 'u')
+redis.call('DEL', KEYS[1])
+if u then redis.call('ZREM', ARGV[2] .. u, ARGV[1]) end
+return 1
+"""
+# KEYS: the user's index. ARGV: the session prefix. Returns token, fields, token, ...
+_LIST = """
+local now = tonumber(redis.call('TIME')[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local out = {}
+for _, token in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local fields = redis.call('HGETALL', ARGV[1] .. token)
+  if #fields == 0 then
+    redis.call('ZREM', KEYS[1], token)
+  else
+    table.insert(out, token)
+    table.insert(out, fields)
+  end
+end
+return out
 """
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
@@ -153,20 +202,41 @@ class RedisStore(SessionStore):
                 data[text[2:]] = json.loads(value)
         return data
 
-    @staticmethod
-    def _create_args(data: Mapping[str, Any], max_age: int) -> list[Any]:
-        args: list[Any] = [max_age, "m", repr(time.time())]
+    @property
+    def _index_prefix(self) -> str:
+        return f"{self.prefix}user:"
+
+    def _create_args(self, token: str, data: Mapping[str, Any], max_age: int) -> list[Any]:
+        args: list[Any] = [max_age, token, self._index_prefix, "m", repr(time.time())]
         for name, value in data.items():
             args += (f"d:{name}", dumps_value(name, value))
+        if USER_ID_FIELD in data:
+            args += ("u", user_index_key(data[USER_ID_FIELD]))
         return args
 
-    @staticmethod
-    def _save_args(changed: Mapping[str, Any], deleted: Collection[str], max_age: int) -> list[Any]:
-        args: list[Any] = [max_age, len(deleted)]
-        args += (f"d:{name}" for name in deleted)
+    def _save_args(
+        self, token: str, changed: Mapping[str, Any], deleted: Collection[str], max_age: int
+    ) -> list[Any]:
+        removed = [f"d:{name}" for name in deleted]
+        if USER_ID_FIELD in deleted:
+            removed.append("u")
+        args: list[Any] = [max_age, token, self._index_prefix, len(removed), *removed]
         for name, value in changed.items():
             args += (f"d:{name}", dumps_value(name, value))
+        if USER_ID_FIELD in changed:
+            args += ("u", user_index_key(changed[USER_ID_FIELD]))
         return args
+
+    def _sessions_of(self, found: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+        pairs = []
+        for token, flat in zip(found[::2], found[1::2], strict=True):
+            fields: dict[Any, Any] = dict(zip(flat[::2], flat[1::2], strict=True))
+            data = self._decode(fields)
+            created = float(fields.get(b"m") or fields.get("m") or 0)
+            text = token.decode() if isinstance(token, bytes) else token
+            pairs.append((created, text, data or {}))
+        pairs.sort(key=lambda p: p[0])
+        return [(token, data) for _, token, data in pairs]
 
     @staticmethod
     def _created(token: str, created: Any) -> str:
@@ -184,8 +254,8 @@ class RedisStore(SessionStore):
         return self._decode(fields)
 
     def create(self, data: Mapping[str, Any], max_age: int) -> str:
-        args = self._create_args(data, max_age)
         token = new_session_key()
+        args = self._create_args(token, data, max_age)
         try:
             created = self.client.eval(_CREATE, 1, self.prefix + token, *args)
         except _UNAVAILABLE as exc:
@@ -200,7 +270,7 @@ class RedisStore(SessionStore):
         deleted: Collection[str],
         max_age: int,
     ) -> str | None:
-        args = self._save_args(changed, deleted, max_age)
+        args = self._save_args(token, changed, deleted, max_age)
         try:
             saved = self.client.eval(_SAVE, 1, self.prefix + token, *args)
         except _UNAVAILABLE as exc:
@@ -209,9 +279,17 @@ class RedisStore(SessionStore):
 
     def delete(self, token: str) -> None:
         try:
-            self.client.delete(self.prefix + token)
+            self.client.eval(_DELETE, 1, self.prefix + token, token, self._index_prefix)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+
+    def user_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        index = self._index_prefix + user_index_key(user_id)
+        try:
+            found = self.client.eval(_LIST, 1, index, self.prefix)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return self._sessions_of(found)
 
     def exists(self, token: str) -> bool:
         try:
@@ -236,9 +314,9 @@ class RedisStore(SessionStore):
         return self._decode(fields)
 
     async def acreate(self, data: Mapping[str, Any], max_age: int) -> str:
-        args = self._create_args(data, max_age)
-        client = await self.aclient()
         token = new_session_key()
+        args = self._create_args(token, data, max_age)
+        client = await self.aclient()
         try:
             created = await client.eval(_CREATE, 1, self.prefix + token, *args)
         except _UNAVAILABLE as exc:
@@ -253,7 +331,7 @@ class RedisStore(SessionStore):
         deleted: Collection[str],
         max_age: int,
     ) -> str | None:
-        args = self._save_args(changed, deleted, max_age)
+        args = self._save_args(token, changed, deleted, max_age)
         client = await self.aclient()
         try:
             saved = await client.eval(_SAVE, 1, self.prefix + token, *args)
@@ -264,9 +342,18 @@ class RedisStore(SessionStore):
     async def adelete(self, token: str) -> None:
         client = await self.aclient()
         try:
-            await client.delete(self.prefix + token)
+            await client.eval(_DELETE, 1, self.prefix + token, token, self._index_prefix)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+
+    async def auser_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        index = self._index_prefix + user_index_key(user_id)
+        client = await self.aclient()
+        try:
+            found = await client.eval(_LIST, 1, index, self.prefix)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return self._sessions_of(found)
 
     async def aexists(self, token: str) -> bool:
         client = await self.aclient()

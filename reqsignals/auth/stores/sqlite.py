@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from .._sqlite import Connections, check_file, check_table
 from ..exceptions import SessionStoreUnavailable
-from .base import SessionStore, dumps_data, new_session_key
+from .base import USER_ID_FIELD, SessionStore, dumps_data, new_session_key, user_index_key
 
 __all__ = ["SQLiteStore"]
 
@@ -33,6 +33,11 @@ def _new_executors_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_new_executors_after_fork)
+
+
+def _user_of(data: Mapping[str, Any]) -> str | None:
+    user = data.get(USER_ID_FIELD)
+    return None if user is None else user_index_key(user)
 
 
 class SQLiteStore(SessionStore):
@@ -88,10 +93,16 @@ class SQLiteStore(SessionStore):
             timeout=timeout,
             schema=[
                 f"CREATE TABLE IF NOT EXISTS {table} "
-                "(key TEXT PRIMARY KEY, data TEXT NOT NULL, expires REAL NOT NULL)",
+                "(key TEXT PRIMARY KEY, data TEXT NOT NULL, expires REAL NOT NULL, user_id TEXT)",
                 f"CREATE INDEX IF NOT EXISTS {table}_expires ON {table} (expires)",
             ],
             owner=type(self),
+            # Files made before the per-user index have no user_id column.
+            columns=[(table, "user_id", "TEXT")],
+            indexes=[
+                f"CREATE INDEX IF NOT EXISTS {table}_user ON {table} (user_id) "
+                "WHERE user_id IS NOT NULL"
+            ],
         )
         # Threads start only when async callers need them.
         self._executor = self._new_executor()
@@ -126,6 +137,7 @@ class SQLiteStore(SessionStore):
 
     def create(self, data: Mapping[str, Any], max_age: int) -> str:
         text = dumps_data(data)
+        user = _user_of(data)
         self._maybe_cleanup()
 
         def insert(conn: sqlite3.Connection) -> str:
@@ -133,8 +145,9 @@ class SQLiteStore(SessionStore):
                 token = new_session_key()
                 try:
                     conn.execute(
-                        f"INSERT INTO {self.table} (key, data, expires) VALUES (?, ?, ?)",
-                        (token, text, time.time() + max_age),
+                        f"INSERT INTO {self.table} (key, data, expires, user_id) "
+                        "VALUES (?, ?, ?, ?)",
+                        (token, text, time.time() + max_age, user),
                     )
                 except sqlite3.IntegrityError:  # pragma: no cover - 2**-256
                     continue
@@ -170,8 +183,8 @@ class SQLiteStore(SessionStore):
                 for name in deleted:
                     stored.pop(name, None)
                 conn.execute(
-                    f"UPDATE {self.table} SET data = ?, expires = ? WHERE key = ?",
-                    (dumps_data(stored), now + max_age, token),
+                    f"UPDATE {self.table} SET data = ?, expires = ?, user_id = ? WHERE key = ?",
+                    (dumps_data(stored), now + max_age, _user_of(stored), token),
                 )
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -184,8 +197,22 @@ class SQLiteStore(SessionStore):
     def delete(self, token: str) -> None:
         self._run(lambda conn: conn.execute(f"DELETE FROM {self.table} WHERE key = ?", (token,)))
 
+    def user_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        def query(conn: sqlite3.Connection) -> list[tuple[str, dict[str, Any]]]:
+            rows = conn.execute(
+                f"SELECT key, data FROM {self.table} WHERE user_id = ? AND expires > ? "
+                "ORDER BY rowid",
+                (user_index_key(user_id), time.time()),
+            ).fetchall()
+            return [(key, dict(json.loads(data))) for key, data in rows]
+
+        return self._run(query)
+
     def cleanup(self) -> int:
-        """Delete the rows of expired sessions; return how many were deleted."""
+        """Delete the rows of expired sessions; return how many were deleted.
+
+        The user index is a column of the same rows, so it goes with them.
+        """
 
         def sweep(conn: sqlite3.Connection) -> int:
             cur = conn.execute(f"DELETE FROM {self.table} WHERE expires <= ?", (time.time(),))
@@ -235,6 +262,9 @@ class SQLiteStore(SessionStore):
 
     async def adelete(self, token: str) -> None:
         await self._in_thread(self.delete, token)
+
+    async def auser_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        return await self._in_thread(self.user_sessions, user_id)
 
     async def acleanup(self) -> int:
         """Async twin of :meth:`cleanup`."""
