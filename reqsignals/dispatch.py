@@ -48,10 +48,12 @@ _ANY_SENDER: Any = _Any()
 _EVERY = ("every",)
 
 # A plan is what a send walks for one sender, built once and cached: the receivers as
-# (receiver or weak reference, weak, is_async) triples, and whether any is async.
+# (receiver or weak reference, weak, is_async) triples; whether any is async; and,
+# when none is and all are held alike, "weak" or "strong" (else None) with the
+# receivers or their weak references alone, for Signal.send_fast's quicker walker.
 # Every send dereferences a weak receiver when its turn comes, so one collected
 # during the send (by an earlier receiver dropping the last reference) is skipped.
-_Plan = tuple[tuple[tuple[Any, bool, bool], ...], bool]
+_Plan = tuple[tuple[tuple[Any, bool, bool], ...], bool, str | None, tuple[Any, ...]]
 
 
 class _Memo:
@@ -299,7 +301,10 @@ class Signal:
             )
             entries = tuple(e for e in entries if _alive(e))
             calls = tuple((e.target, e.weak, e.is_async) for e in entries)
-            plan = cache[key] = (calls, any(e.is_async for e in entries))
+            awaits = any(e.is_async for e in entries)
+            weak = {e.weak for e in entries}
+            only = None if awaits or len(weak) != 1 else ("weak" if True in weak else "strong")
+            plan = cache[key] = (calls, awaits, only, tuple(e.target for e in entries))
         return plan
 
     def has_listeners(self, sender: Any = _ANY_SENDER) -> bool:
@@ -345,7 +350,7 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        calls, awaits = self._cache.get(key) or self._plan(sender)
+        calls, awaits, _, _ = self._cache.get(key) or self._plan(sender)
         if awaits:
             return self._run_sync(_SEND, calls, sender, named, "send")
         return _SEND(self, calls, sender, named)
@@ -363,7 +368,7 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        calls, awaits = self._cache.get(key) or self._plan(sender)
+        calls, awaits, _, _ = self._cache.get(key) or self._plan(sender)
         if awaits:
             return self._run_sync(_SEND_ROBUST, calls, sender, named, "send_robust")
         return _SEND_ROBUST(self, calls, sender, named)
@@ -427,11 +432,14 @@ class Signal:
         self, sender: Any, names: tuple[str, ...], values: tuple[Any, ...]
     ) -> Awaitable[None] | None:
         cache = self._cache  # before _plan() reads _live: see __init__
-        calls, awaits = self._plan(sender) if self._live else ((), False)
+        calls, awaits, only, items = self._plan(sender) if self._live else ((), False, None, ())
         walkers = (type(names) is tuple and _FAST.get(names)) or _fast_walkers(names)
         if not awaits:
-            self._memo = _Memo(cache, sender, names, calls, walkers[0])
-            walkers[0](self, calls, sender, values)
+            if only is not None:
+                calls = items
+            walk = walkers[{None: 0, "weak": 2, "strong": 3}[only]]
+            self._memo = _Memo(cache, sender, names, calls, walk)
+            walk(self, calls, sender, values)
             return None
         try:
             asyncio.get_running_loop()
@@ -520,13 +528,21 @@ class Signal:
 
 
 def _walker(
-    names: tuple[str, ...] | None, *, is_async: bool, robust: bool, results: bool, method: str
+    names: tuple[str, ...] | None,
+    *,
+    is_async: bool,
+    robust: bool,
+    results: bool,
+    method: str,
+    only: str | None = None,
 ) -> Callable[..., Any]:
     """Write the function that walks a plan's receivers and calls each one.
 
     It is called as ``walk(signal, calls, sender, arguments, loop=None)``: *arguments*
     is the keyword dict (*names* None) or the tuple of values of *names*; *loop* runs
-    async receivers in a sync walk (only given when the plan has some).
+    async receivers in a sync walk (only given when the plan has some). *calls* is
+    the plan's triples; or, with *only* ``"weak"`` or ``"strong"``, a plan of sync
+    receivers all held that way: its weak references, or the receivers themselves.
     """
     if names is None:
         keywords = "**arguments"
@@ -537,14 +553,21 @@ def _walker(
     lines = [
         f"{'async ' if is_async else ''}def walk(signal, calls, sender, arguments, loop=None):",
         "    out = []" if results else "",
-        "    for target, weak, receiver_is_async in calls:",
-        "        receiver = target() if weak else target",
-        "        if receiver is None:",
-        "            continue  # collected since the send began",
+        {
+            None: "    for target, weak, receiver_is_async in calls:",
+            "weak": "    for target in calls:",
+            "strong": "    for receiver in calls:",
+        }[only],
+        {
+            None: "        receiver = target() if weak else target",
+            "weak": "        receiver = target()",
+        }.get(only, ""),
+        "        if receiver is None:" if only != "strong" else "",
+        "            continue  # collected since the send began" if only != "strong" else "",
         "        try:" if robust else "        if True:",
         f"            result = {call}",
-        "            if receiver_is_async:",
-        f"                result = {wait}",
+        "            if receiver_is_async:" if only is None else "",
+        f"                result = {wait}" if only is None else "",
     ]
     if robust:
         lines += [
@@ -589,9 +612,12 @@ _ASEND: Callable[..., Awaitable[_Results]] = _walker(
 _ASEND_ROBUST: Callable[..., Awaitable[_Results]] = _walker(
     None, is_async=True, robust=True, results=True, method="asend_robust"
 )
-_FastWalkers = tuple[Callable[..., None], Callable[..., Awaitable[None]]]
+_FastWalkers = tuple[
+    Callable[..., None], Callable[..., Awaitable[None]], Callable[..., None], Callable[..., None]
+]
 
-#: Names tuple -> (sync walker, async walker) for Signal.send_fast.
+#: Names tuple -> (sync walker, async walker, sync walkers for all-weak and all-strong
+#: plans) for Signal.send_fast.
 _FAST: dict[tuple[str, ...], _FastWalkers] = {}
 
 
@@ -611,6 +637,10 @@ def _fast_walkers(names: tuple[str, ...]) -> _FastWalkers:
     walkers: _FastWalkers = (
         _walker(names, is_async=False, robust=True, results=False, method="send_fast"),
         _walker(names, is_async=True, robust=True, results=False, method="send_fast"),
+        _walker(names, is_async=False, robust=True, results=False, method="send_fast", only="weak"),
+        _walker(
+            names, is_async=False, robust=True, results=False, method="send_fast", only="strong"
+        ),
     )
     _FAST[names] = walkers
     return walkers

@@ -206,12 +206,12 @@ class _Response:
             # object back with its close() replaced, as Django does for its file
             # responses. The server alone reads the body then: errors while it reads
             # are not reported (close() errors still are).
+            self.__class__ = _FileResponse  # first: its close() is the one handed over
             try:
                 result.close = self.close  # type: ignore[attr-defined]
             except (AttributeError, TypeError):
-                pass  # __slots__ or a read-only close: wrap it like any iterable
+                self.__class__ = _Response  # __slots__ or a read-only close: wrap it
             else:
-                self.__class__ = _FileResponse
                 return result
         if hasattr(result, "__len__"):
             # PEP 3333 lets servers rely on len() (waitress sets Content-Length from a
