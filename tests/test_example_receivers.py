@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+import sentry_sdk
+import sentry_sdk.transport
 from prometheus_client import CollectorRegistry
+from starlette.background import BackgroundTask
 from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request as WerkzeugRequest
 
 import reqsignals
 from examples.receivers import audit, lockout, timing
+from examples.receivers.error_tracking import ErrorTracking
 from examples.receivers.prometheus import RequestMetrics
 from examples.receivers.request_info import client_ip, method_and_path
+from reqsignals import request_finished
 from reqsignals.auth import (
     Argon2Hasher,
     LockedOut,
@@ -29,6 +36,7 @@ from reqsignals.auth import (
     login,
     logout,
 )
+from reqsignals.dispatch import Signal
 from reqsignals.signals import ALL_SIGNALS
 
 
@@ -60,6 +68,10 @@ async def status_asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> Non
 
 def wsgi_client(app: Any) -> httpx.Client:
     return httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://testserver")
+
+
+def asgi_client(app: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
 
 
 # -- request_info ------------------------------------------------------------------------
@@ -141,6 +153,8 @@ def test_timing_logs_wsgi_and_asgi_requests_of_its_sender_only(
 
 # -- prometheus --------------------------------------------------------------------------
 
+SOME = ("200", "404", "503", "none", "500")
+
 
 def test_prometheus_counts_and_times_requests_by_status_exactly() -> None:
     metrics = RequestMetrics(buckets=(0.5, 60.0))
@@ -167,9 +181,68 @@ def test_prometheus_counts_and_times_requests_by_status_exactly() -> None:
     assert value("http_request_duration_seconds_count", {"status": "200"}) == 5
     assert value("http_request_duration_seconds_bucket", {"status": "200", "le": "60.0"}) == 5
     assert value("http_request_duration_seconds_count", {"status": "none"}) == 1
+    # The response histogram times every response whose body was handed over in full...
+    assert {s: value("http_response_duration_seconds_count", {"status": s}) for s in SOME} == {
+        "200": 5,
+        "404": 2,
+        "503": 1,
+        "none": None,  # ...so not the request that raised before answering
+        "500": None,
+    }
     body, content_type = metrics.exposition()
     assert content_type.startswith("text/plain")
     assert b'http_requests_total{status="404"} 2.0' in body
+
+
+class SlowClose:
+    """A WSGI body whose ``close()`` does 0.3 s of work after the last byte was sent."""
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield b"ok"
+
+    def close(self) -> None:
+        time.sleep(0.3)
+
+
+def slow_close_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> SlowClose:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return SlowClose()
+
+
+async def background_task_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    response = PlainTextResponse("ok", background=BackgroundTask(asyncio.sleep, 0.3))
+    await response(scope, receive, send)
+
+
+@pytest.mark.parametrize(
+    ("inner", "kind"),
+    [
+        pytest.param(slow_close_app, "wsgi", id="wsgi-close-callback"),
+        pytest.param(background_task_app, "asgi", id="starlette-background-task"),
+    ],
+)
+def test_prometheus_response_histogram_leaves_out_background_work(inner: Any, kind: str) -> None:
+    metrics = RequestMetrics(buckets=(0.2, 60.0))
+    metrics.connect(sender=inner)
+    try:
+        app = reqsignals.wrap(inner)
+        if kind == "wsgi":
+            with wsgi_client(app) as client:
+                assert client.get("/").text == "ok"
+        else:
+
+            async def go() -> None:
+                async with asgi_client(app) as client:
+                    assert (await client.get("/")).text == "ok"
+
+            asyncio.run(go())
+    finally:
+        metrics.disconnect(sender=inner)
+    value = metrics.registry.get_sample_value
+    under = {"status": "200", "le": "0.2"}
+    assert value("http_response_duration_seconds_bucket", under) == 1  # the client's wait
+    assert value("http_request_duration_seconds_bucket", under) == 0  # 0.3 s of work after it
+    assert value("http_request_duration_seconds_count", {"status": "200"}) == 1
 
 
 def test_prometheus_instances_do_not_share_counts() -> None:
@@ -186,6 +259,146 @@ def test_prometheus_instances_do_not_share_counts() -> None:
     assert first.registry.get_sample_value("http_requests_total", {"status": "200"}) == 1
     assert second.registry.get_sample_value("web_requests_total", {"status": "200"}) is None
     assert shared.get_sample_value("http_requests_total", {"status": "200"}) is None
+
+
+# -- error tracking ----------------------------------------------------------------------
+
+
+class Tracker:
+    """An error tracker's SDK reduced to its ``capture_exception``: what it was given."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.fail = fail
+        self.captured: list[tuple[BaseException, dict[str, str]]] = []
+
+    def capture_exception(self, error: BaseException, /, *, tags: dict[str, str]) -> str:
+        self.captured.append((error, tags))
+        if self.fail:
+            raise ConnectionError("the tracker is down")
+        return "event-id"
+
+
+def broken_receiver(sender: object, **kwargs: object) -> None:
+    raise LookupError("no such metric")
+
+
+def get_201(app: Any, kind: str) -> int:
+    """GET /201 from *app* through a real client, WSGI or ASGI: the status code."""
+    if kind == "wsgi":
+        with wsgi_client(app) as client:
+            return client.get("/201").status_code
+
+    async def go() -> int:
+        async with asgi_client(app) as client:
+            return (await client.get("/201")).status_code
+
+    return asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("inner", "kind"),
+    [pytest.param(status_app, "wsgi", id="wsgi"), pytest.param(status_asgi_app, "asgi", id="asgi")],
+)
+def test_error_tracking_reports_a_receiver_that_fails_in_the_middleware(
+    inner: Any, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    tracker = Tracker()
+    tracking = ErrorTracking(tracker.capture_exception)
+    tracking.connect()
+    request_finished.connect(broken_receiver, sender=inner)
+    try:
+        assert get_201(reqsignals.wrap(inner), kind) == 201  # the request is not broken
+    finally:
+        request_finished.disconnect(broken_receiver, sender=inner)
+        tracking.disconnect()
+    [(error, tags)] = tracker.captured
+    assert type(error) is LookupError
+    assert error.__traceback__ is not None  # the tracker shows where it was raised
+    assert tags == {
+        "reqsignals.signal": "request_finished",
+        "reqsignals.receiver": f"{__name__}.broken_receiver",
+    }
+    assert "no such metric" in caplog.text  # logged as well
+
+
+def test_error_tracking_reports_send_robust_and_asend_robust_failures() -> None:
+    order_paid = Signal("order_paid")
+
+    class Mailer:
+        def send_receipt(self, sender: object, **kwargs: object) -> None:
+            raise ConnectionError("smtp down")
+
+    async def update_stock(sender: object, **kwargs: object) -> None:
+        raise TimeoutError("stock service")
+
+    mailer, tracker = Mailer(), Tracker()
+    tracking = ErrorTracking(tracker.capture_exception)
+    tracking.connect()
+    order_paid.connect(mailer.send_receipt)
+    order_paid.connect(update_stock)
+    try:
+        results = order_paid.send_robust("shop", order=1)
+        results += asyncio.run(order_paid.asend_robust("shop", order=2))
+    finally:
+        tracking.disconnect()
+    assert [type(r) for _, r in results] == [ConnectionError, TimeoutError] * 2
+    assert [error for error, _ in tracker.captured] == [r for _, r in results]
+    local = f"{__name__}.test_error_tracking_reports_send_robust_and_asend_robust_failures.<locals>"
+    assert [tags for _, tags in tracker.captured] == [
+        {"reqsignals.signal": "order_paid", "reqsignals.receiver": f"{local}.Mailer.send_receipt"},
+        {"reqsignals.signal": "order_paid", "reqsignals.receiver": f"{local}.update_stock"},
+    ] * 2
+
+
+def test_error_tracking_whose_tracker_fails_is_logged_and_not_sent_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tracker = Tracker(fail=True)
+    tracking = ErrorTracking(tracker.capture_exception)
+    tracking.connect()
+    request_finished.connect(broken_receiver, sender=status_app)
+    try:
+        assert get_201(reqsignals.wrap(status_app), "wsgi") == 201
+    finally:
+        request_finished.disconnect(broken_receiver, sender=status_app)
+        tracking.disconnect()
+    assert len(tracker.captured) == 1  # its own failure was not reported to it: no loop
+    assert "the tracker is down" in caplog.text
+
+
+def test_error_tracking_with_sentrys_own_capture_exception() -> None:
+    class Memory(sentry_sdk.transport.Transport):
+        """Keeps the events in memory: nothing leaves the process."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.events: list[dict[str, Any]] = []
+
+        def capture_envelope(self, envelope: Any) -> None:
+            self.events.append(envelope.get_event())
+
+    transport = Memory()
+    client = sentry_sdk.Client(transport=transport, default_integrations=False)
+    tracking = ErrorTracking(sentry_sdk.capture_exception)
+    tracking.connect()
+    request_finished.connect(broken_receiver, sender=status_app)
+    try:
+        with sentry_sdk.new_scope() as scope:
+            scope.set_client(client)
+            assert get_201(reqsignals.wrap(status_app), "wsgi") == 201
+        client.flush()
+    finally:
+        request_finished.disconnect(broken_receiver, sender=status_app)
+        tracking.disconnect()
+        client.close()
+    [event] = transport.events
+    [exception] = event["exception"]["values"]
+    assert (exception["type"], exception["value"]) == ("LookupError", "no such metric")
+    assert exception["stacktrace"]["frames"][-1]["function"] == "broken_receiver"
+    assert event["tags"] == {
+        "reqsignals.signal": "request_finished",
+        "reqsignals.receiver": f"{__name__}.broken_receiver",
+    }
 
 
 # -- audit, through the real login flow of a WSGI app ------------------------------------

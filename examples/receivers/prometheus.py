@@ -1,8 +1,23 @@
-"""Prometheus metrics from ``request_finished``: a request counter and a latency
-histogram, both labelled by status code.
+"""Prometheus metrics from ``request_finished``: a request counter and two latency
+histograms, all labelled by status code.
 
     http_requests_total{status="200"} 41.0
-    http_request_duration_seconds_bucket{le="0.005",status="200"} 38.0
+    http_response_duration_seconds_bucket{le="0.005",status="200"} 38.0
+    http_request_duration_seconds_bucket{le="0.005",status="200"} 35.0
+
+Two latencies, because they answer different questions:
+
+* ``http_response_duration_seconds`` (from ``response_duration``) is the latency the
+  client saw: until the app handed the server the last of the body. Alert on this one
+  and draw its percentiles.
+* ``http_request_duration_seconds`` (from ``duration``) runs until the request is over,
+  background work included: a Starlette or FastAPI background task, or a WSGI
+  ``close()`` callback, that takes 2 s makes a 5 ms response last 2 s here. It is what
+  the request cost a worker.
+
+A request whose body never reached its end (the app raised first, the client left
+mid-stream) has no ``response_duration``: it is counted, and timed in the second
+histogram only. Websockets have no ``response_duration`` either.
 
 Usage::
 
@@ -36,12 +51,12 @@ if TYPE_CHECKING:
 
 
 class RequestMetrics:
-    """A request counter and a latency histogram, fed by ``request_finished``.
+    """A request counter and two latency histograms, fed by ``request_finished``.
 
     Args:
         registry: where the metrics are registered; a new registry by default.
         namespace: prefix of the metric names (``http`` gives ``http_requests_total``).
-        buckets: the histogram's upper bounds in seconds; prometheus_client's defaults
+        buckets: the histograms' upper bounds in seconds; prometheus_client's defaults
             (5 ms to 10 s) when omitted.
 
     A request that ended without a response (the app raised first) is counted with
@@ -64,9 +79,19 @@ class RequestMetrics:
             registry=self.registry,
         )
         histogram_options: dict[str, Any] = {} if buckets is None else {"buckets": buckets}
+        self.response_latency = Histogram(
+            "response_duration_seconds",
+            "Time from request_started until the app handed the server the last of the "
+            "body (background work excluded), by status code.",
+            ["status"],
+            namespace=namespace,
+            registry=self.registry,
+            **histogram_options,
+        )
         self.latency = Histogram(
             "request_duration_seconds",
-            "Time from request_started to request_finished, by status code.",
+            "Time from request_started to request_finished (background work included), "
+            "by status code.",
             ["status"],
             namespace=namespace,
             registry=self.registry,
@@ -75,9 +100,11 @@ class RequestMetrics:
 
     def record(self, sender: object, **kwargs: Unpack[RequestFinishedArgs]) -> None:
         """The ``request_finished`` receiver."""
-        status = kwargs["status"]
+        status, response_duration = kwargs["status"], kwargs["response_duration"]
         label = "none" if status is None else str(status)
         self.requests.labels(status=label).inc()
+        if response_duration is not None:
+            self.response_latency.labels(status=label).observe(response_duration)
         self.latency.labels(status=label).observe(kwargs["duration"])
 
     def connect(self, sender: Any = None) -> None:
