@@ -8,10 +8,12 @@ exactly the receivers that read a wrong name or type (``tests/typecheck/rejected
 
 from __future__ import annotations
 
+import asyncio
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any, get_args, get_type_hints
 
@@ -21,6 +23,7 @@ from alembic import command
 from sqlalchemy import create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
+import reqsignals
 from reqsignals import signals as s
 from reqsignals.auth import (
     Argon2Hasher,
@@ -114,6 +117,17 @@ def test_every_built_in_signal_has_its_typed_dicts() -> None:
     assert list(ARGS) == list(s.ALL_SIGNALS)
 
 
+@pytest.mark.parametrize("signal", [pytest.param(sig, id=str(sig.name)) for sig in ARGS])
+def test_typed_dicts_name_the_arguments_the_signal_documents(signal: Signal) -> None:
+    assert signal.__doc__
+    documented = set(re.findall(r"``(\w+)``", signal.__doc__))
+    for args in ARGS[signal]:
+        assert "signal" in required(args), args  # every receiver is passed signal=
+        assert keys(args) - {"signal"} <= documented, args
+        assert f"``{signal.name}``" in (args.__doc__ or ""), args
+        get_type_hints(args)  # every annotation resolves at run time too
+
+
 def test_either_middlewares_dict_is_the_wsgi_and_the_asgi_one_with_optional_request() -> None:
     for either, wsgi, asgi in (ARGS[sig] for sig in ARGS if len(ARGS[sig]) == 3):
         assert keys(wsgi) == required(wsgi) == required(either) | {"environ"}
@@ -130,6 +144,97 @@ def assert_sent_keys(sent: Iterable[Sent], kind: str) -> None:
         dicts = ARGS[one.signal]
         exact = dicts[1 if kind == "wsgi" else 2] if len(dicts) == 3 else dicts[0]
         assert set(one.kwargs) | {"signal"} == keys(exact), one
+
+
+def wsgi_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if environ["PATH_INFO"] == "/boom":
+        raise RuntimeError("boom")
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+async def asgi_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["path"] == "/boom":
+        raise RuntimeError("boom")
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+REQUEST_SIGNALS = (s.request_started, s.got_request_exception, s.request_finished)
+
+
+@contextmanager
+def typed_receivers(kind: str) -> Iterator[None]:
+    """The typed receivers of tests/typecheck/accepted.py for the request signals,
+    connected: under ``strict=True`` a KeyError in one of them fails the request."""
+    by_kind: dict[str, list[Callable[..., object]]] = {
+        "wsgi": [accepted.wsgi_started, accepted.wsgi_failed, accepted.wsgi_finished],
+        "asgi": [accepted.asgi_started, accepted.asgi_failed, accepted.asgi_finished],
+    }
+    either: list[Callable[..., object]] = [accepted.started, accepted.failed, accepted.finished]
+    with ExitStack() as stack:
+        for signal, for_either, for_kind in zip(REQUEST_SIGNALS, either, by_kind[kind]):
+            stack.enter_context(signal.connected_to(for_either))
+            stack.enter_context(signal.connected_to(for_kind))
+        yield
+
+
+SENT = [
+    *("request_started", "request_finished"),
+    *("request_started", "got_request_exception", "request_finished"),
+]
+
+
+def test_wsgi_request_signals_send_exactly_their_typed_keys() -> None:
+    app = reqsignals.wrap(wsgi_app, strict=True)
+    transport = httpx.WSGITransport(app=app)
+    with (
+        capture(*REQUEST_SIGNALS) as cap,
+        typed_receivers("wsgi"),
+        httpx.Client(transport=transport, base_url="http://t") as client,
+    ):
+        assert client.get("/").status_code == 200
+        with pytest.raises(RuntimeError, match="boom"):
+            client.get("/boom")
+    assert cap.names == SENT
+    assert_sent_keys(cap, "wsgi")
+    finished = cap.of(s.request_finished)[0].kwargs
+    assert (finished["status"], type(finished["duration"])) == (200, float)
+    assert type(finished["response_duration"]) is float
+
+
+def test_asgi_request_signals_send_exactly_their_typed_keys() -> None:
+    app = reqsignals.wrap(asgi_app, strict=True)
+
+    async def go() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.get("/")).status_code == 200
+            with pytest.raises(RuntimeError, match="boom"):
+                await client.get("/boom")
+
+    with capture(*REQUEST_SIGNALS) as cap, typed_receivers("asgi"):
+        asyncio.run(go())
+    assert cap.names == SENT
+    assert_sent_keys(cap, "asgi")
+    finished = cap.of(s.request_finished)[0].kwargs
+    assert (finished["status"], type(finished["duration"])) == (200, float)
+    assert type(finished["response_duration"]) is float
+
+
+def test_receiver_failed_sends_exactly_its_typed_keys() -> None:
+    order_paid = Signal("order_paid")
+
+    def broken(sender: object, **kwargs: object) -> None:
+        raise LookupError("no such order")
+
+    with capture(s.receiver_failed) as cap, order_paid.connected_to(broken):
+        [(_, error)] = order_paid.send_robust("shop", order=1)
+    [one] = cap
+    assert (one.sender, one.kwargs) == (order_paid, {"receiver": broken, "exception": error})
+    assert_sent_keys(cap, "wsgi")
+    read = accepted.on_receiver_failed(one.sender, signal=one.signal, **one.kwargs)
+    assert read == f"order_paid: {broken!r} raised LookupError('no such order')"
 
 
 def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) -> None:
