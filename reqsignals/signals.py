@@ -65,9 +65,13 @@ request_finished = Signal(
     ``got_request_exception`` when the app call raised); ASGI: when the app returns,
     raises or is cancelled.
 
-    Keyword arguments: ``environ`` or ``scope``; ``status`` — the integer status code,
-    or ``None`` if no response was started; ``duration`` — seconds since
-    ``request_started``.
+    Keyword arguments: ``environ`` or ``scope``; ``status`` — the integer status code
+    the client was sent (500 when the app raised before starting a response), or
+    ``None`` if no response was started; ``duration`` — seconds since
+    ``request_started``, background work after the body included;
+    ``response_duration`` — seconds until the app handed the server the last of the
+    body (the latency the client saw), or ``None`` if it never did (always for a
+    websocket).
     """,
 )
 

@@ -336,7 +336,8 @@ REJECTED = "tests/typecheck/rejected.py"
 def mypy_errors(request: pytest.FixtureRequest) -> dict[str, list[tuple[int, str]]]:
     """One ``mypy --strict`` run, with the project's settings (Python 3.10), over the
     examples and both receiver files: the errors by file, as ``(line, message)``."""
-    cache = request.config.cache  # kept between runs, so a rerun takes a second or two
+    # pytest's cache is kept between runs, so a rerun takes a second or two.
+    cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
     if cache is not None:
         cache_dir = cache.mkdir("mypy")
     else:

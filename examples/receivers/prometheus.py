@@ -59,8 +59,9 @@ class RequestMetrics:
         buckets: the histograms' upper bounds in seconds; prometheus_client's defaults
             (5 ms to 10 s) when omitted.
 
-    A request that ended without a response (the app raised first) is counted with
-    ``status="none"``.
+    A request whose app raised before answering is counted with ``status="500"``, what
+    the server answered; one that ended with no response at all (the app returned
+    without one, or was cancelled) with ``status="none"``.
     """
 
     def __init__(
