@@ -27,13 +27,16 @@ import reqsignals
 from reqsignals import signals as s
 from reqsignals.auth import (
     Argon2Hasher,
+    Lockout,
     MemoryBackend,
     MemoryStore,
     SessionAuth,
     SQLiteStore,
     authenticate,
+    list_sessions,
     login,
     logout,
+    revoke_session,
 )
 from reqsignals.contrib.sqlalchemy import connect_engine, connect_models
 from reqsignals.dispatch import Signal
@@ -276,6 +279,48 @@ def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) ->
         store.close()
     assert cap.names == ["connection_created"]
     assert_sent_keys(cap, "wsgi")
+
+
+def test_lockout_and_session_signals_send_exactly_their_typed_keys() -> None:
+    users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+    user = users.create_user("grace", "a long enough password")
+    auth = SessionAuth(
+        secret_key="a test key of at least thirty-two bytes",
+        store=MemoryStore(),
+        backends=[users],
+        lockout=Lockout(max_failures=1),
+    )
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/fail":
+            assert authenticate(environ, username="grace", password="wrong") is None
+        elif environ["PATH_INFO"] == "/login":
+            login(environ, user)
+        else:  # the session is in the store once the login's response is over
+            [session] = list_sessions(environ)
+            assert revoke_session(environ, session.id)
+        start_response("204 No Content", [])
+        return []
+
+    sent_here = (s.user_locked_out, s.session_revoked)
+    transport = httpx.WSGITransport(app=auth.wrap(app))
+    with (
+        capture(*sent_here) as cap,
+        httpx.Client(transport=transport, base_url="http://t") as client,
+    ):
+        for path in ("/fail", "/login", "/revoke"):
+            assert client.get(path).status_code == 204
+    assert {str(name) for name in cap.names} == {"session_revoked", "user_locked_out"}
+    assert_sent_keys(cap, "wsgi")
+    for one in cap:
+        reasons = get_args(get_type_hints(ARGS[one.signal][0])["reason"])
+        assert one.kwargs["reason"] in reasons, one
+    typed: dict[str, Callable[..., object]] = {
+        "user_locked_out": accepted.locked_out,
+        "session_revoked": accepted.session_revoked,
+    }
+    for one in cap:  # the typed receivers read what was sent without a KeyError
+        typed[str(one.name)](one.sender, signal=one.signal, **one.kwargs)
 
 
 def test_model_migration_and_database_signals_send_exactly_their_typed_keys(
