@@ -22,6 +22,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from werkzeug.test import EnvironBuilder
 
 import reqsignals
 from reqsignals import signals as s
@@ -38,6 +39,7 @@ from reqsignals.auth import (
     logout,
     revoke_session,
 )
+from reqsignals.auth.csrf import refuse_asgi, refuse_wsgi
 from reqsignals.contrib.sqlalchemy import connect_engine, connect_models
 from reqsignals.dispatch import Signal
 from reqsignals.testing import Sent, capture
@@ -50,6 +52,7 @@ from reqsignals.types import (
     CsrfFailedArgs,
     GotRequestExceptionArgs,
     M2MChangedArgs,
+    Message,
     PostDeleteArgs,
     PostInitArgs,
     PostMigrateArgs,
@@ -321,6 +324,31 @@ def test_lockout_and_session_signals_send_exactly_their_typed_keys() -> None:
     }
     for one in cap:  # the typed receivers read what was sent without a KeyError
         typed[str(one.name)](one.sender, signal=one.signal, **one.kwargs)
+
+
+def test_csrf_failed_sends_exactly_its_typed_keys() -> None:
+    """Through the two functions that answer a refused request, WSGI and ASGI."""
+    environ = EnvironBuilder(path="/transfer", method="POST").get_environ()
+    statuses: list[str] = []
+    messages: list[Message] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]]) -> Callable[[bytes], None]:
+        statuses.append(status)
+        return lambda data: None
+
+    async def send(message: Message) -> None:
+        messages.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": "/transfer", "headers": []}
+    with capture(s.csrf_failed) as cap:
+        refuse_wsgi(environ, start_response, "Origin checked")
+        asyncio.run(refuse_asgi(scope, send, "Origin checked"))
+    assert statuses == ["403 Forbidden"]
+    assert messages[0]["status"] == 403
+    assert [one.kwargs["request"] for one in cap] == [environ, scope]
+    assert_sent_keys(cap, "wsgi")
+    for one in cap:
+        accepted.csrf_failed(one.sender, signal=one.signal, **one.kwargs)
 
 
 def test_model_migration_and_database_signals_send_exactly_their_typed_keys(
