@@ -5,9 +5,11 @@ Namespaced (``reqsignals.``) so they never collide with a server's or a framewor
 
 from __future__ import annotations
 
-#: The signals middleware sending this request's signals (the instance). An inner
-#: instance around the same request sees it and passes the request through; the
-#: framework integrations read its ``sender`` and ``strict`` from it.
+#: The signals middleware sending this request's signals (the instance), in the environ
+#: or the scope alike (``reqsignals.wsgi.SENT_KEY``, ``reqsignals.asgi.SENT_KEY``). An
+#: inner instance around the same request sees it and passes the request through; the
+#: framework integrations read its ``sender`` and ``strict`` from it. It is set once a
+#: request can meet a second instance or an integration (``_sender.Nesting``).
 SENT_KEY = "reqsignals.signals_sent"
 
 #: The exception ``got_request_exception`` was sent for: at most one per request.

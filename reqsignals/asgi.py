@@ -14,17 +14,18 @@ from collections.abc import Awaitable
 from time import perf_counter
 from typing import Any
 
+from ._deprecation import deprecated_names
 from ._interface import detect
 from ._keys import HANDLED_KEY, REPORTED_KEY, SENT_KEY
 from ._sender import HasSender, Nesting
 from .signals import got_request_exception, request_finished, request_started
 from .types import ASGIApp, Message, Receive, Scope, Send
 
-#: The scope key an instance marks its requests with: an old name of
-#: :data:`reqsignals._keys.SENT_KEY`, the one key both middlewares use.
-SCOPE_KEY = SENT_KEY
+__all__ = ["SENT_KEY", "SignalsMiddleware"]
 
-__all__ = ["SCOPE_KEY", "SignalsMiddleware"]
+# SCOPE_KEY was this module's name for the request mark, which both middlewares now
+# call SENT_KEY (reqsignals._keys).
+__getattr__ = deprecated_names(__name__, {"SCOPE_KEY": ("SENT_KEY", SENT_KEY)})
 
 # What `status` is for a websocket connection whose app answers with these messages.
 # A close before the handshake is accepted is answered with HTTP 403 (ASGI spec,

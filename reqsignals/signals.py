@@ -65,13 +65,14 @@ request_finished = Signal(
     ``got_request_exception`` when the app call raised); ASGI: when the app returns,
     raises or is cancelled.
 
-    Keyword arguments: ``environ`` or ``scope``; ``status`` — the integer status code
-    the client was sent (500 when the app raised before starting a response), or
-    ``None`` if no response was started; ``duration`` — seconds since
-    ``request_started``, background work after the body included;
-    ``response_duration`` — seconds until the app handed the server the last of the
-    body (the latency the client saw), or ``None`` if it never did (always for a
-    websocket).
+    Keyword arguments: ``environ`` or ``scope``; ``status`` — the integer status code:
+    the app's, 500 when the app raised an ``Exception`` before starting a response,
+    ``None`` if no response was started otherwise; ``duration`` — seconds since
+    ``request_started``, work after the body (background tasks, ``close()``) included;
+    ``response_duration`` — seconds until the last of the body was handed to the
+    server (ASGI: the ``http.response.body`` with ``more_body`` false; WSGI: the end
+    of iteration), the latency the client saw, or ``None`` if that never happened
+    (and always for a websocket).
     """,
 )
 

@@ -27,7 +27,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from reqsignals import got_request_exception, request_finished, request_started
-from reqsignals.asgi import SCOPE_KEY, SignalsMiddleware
+from reqsignals.asgi import SENT_KEY, SignalsMiddleware
 from reqsignals.testing import Capture
 from reqsignals.types import ASGIApp, Message, Receive, Scope, Send
 from tests import asgi_apps
@@ -501,7 +501,7 @@ def test_lifespan_passes_through_untouched(recorder: Capture) -> None:
         {"type": "lifespan.shutdown.complete"},
     ]
     assert seen[1:] == [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
-    assert SCOPE_KEY not in seen[0][0]
+    assert SENT_KEY not in seen[0][0]
     assert len(recorder) == 0
 
 
@@ -664,7 +664,7 @@ def test_applied_twice_sends_once(
     assert messages[0]["status"] == 200
     recorder.assert_order(request_started, request_finished)
     # The namespaced mark the outer instance leaves in the scope: the instance itself.
-    mark = recorder.of(request_started)[0].kwargs["scope"][SCOPE_KEY]
+    mark = recorder.of(request_started)[0].kwargs["scope"][SENT_KEY]
     assert isinstance(mark, SignalsMiddleware)
     assert mark.sender is recorder.of(request_started)[0].sender
 
@@ -749,7 +749,7 @@ def test_no_receivers_calls_app_directly_with_send_unwrapped() -> None:
         await mw(scope, receive, send)
         with request_started.connected_to(set_id_sync), request_started.muted():
             await mw(scope, receive, send)  # muted counts as no receivers
-        assert SCOPE_KEY not in scope
+        assert SENT_KEY not in scope
         with request_finished.connected_to(set_id_sync):
             await mw(scope, receive, send)
 
@@ -931,3 +931,11 @@ def test_strict_request_started_failure_skips_the_app(recorder: Capture) -> None
     assert called == []
     recorder.assert_order(request_started, request_finished)
     recorder.assert_sent(request_finished, status=None)
+
+
+def test_scope_key_is_a_deprecated_name_of_sent_key() -> None:
+    import reqsignals.asgi
+    from reqsignals import ReqsignalsDeprecationWarning
+
+    with pytest.warns(ReqsignalsDeprecationWarning, match=r"asgi\.SENT_KEY"):
+        assert reqsignals.asgi.SCOPE_KEY == SENT_KEY
