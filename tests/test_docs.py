@@ -239,3 +239,11 @@ def test_the_examples_page_says_what_each_example_needs() -> None:
             extras = pyproject["project"]["optional-dependencies"]
             assert name in extras or normalise(name) in installable, (app, name)
     assert "pip install -e '.[all]' --group examples" in page
+
+
+def test_the_readme_starts_with_the_two_set_up_commands() -> None:
+    """The first two code blocks: serve the demo, then run the suite (what CI runs)."""
+    blocks = re.findall(r"```sh\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+    assert [block.strip() for block in blocks[:2]] == ["bash scripts/run", "bash scripts/test"]
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "exec bash scripts/test" in ci
