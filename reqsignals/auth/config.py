@@ -19,6 +19,7 @@ from itsdangerous import BadData, TimestampSigner
 
 from .._wrap import guess_interface
 from ._tracking import SessionInfo, aend_sessions, end_sessions, infos
+from .csrf import CSRF
 from .exceptions import SessionTooLarge, WeakSecretKeyWarning
 from .lockout import Lockout
 from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
@@ -108,6 +109,9 @@ class SessionAuth:
         last_seen_interval: seconds between two writes of a session's "last seen"
             time (:func:`~reqsignals.auth.list_sessions`): read-only requests write
             the session at most this often.
+        csrf: the CSRF check run before the app for every unsafe request: ``True``
+            (the default) for :class:`~reqsignals.auth.CSRF` with its defaults, a
+            ``CSRF(...)`` to configure it, ``False`` to turn it off.
 
     Warns:
         WeakSecretKeyWarning: a secret key is shorter than 32 bytes.
@@ -139,6 +143,7 @@ class SessionAuth:
         salt: str = "reqsignals.session",
         lockout: Lockout | bool | None = None,
         last_seen_interval: float = 300.0,
+        csrf: CSRF | bool = True,
     ) -> None:
         keys = [secret_key] if isinstance(secret_key, (str, bytes)) else secret_key
         if not isinstance(keys, Sequence) or not all(isinstance(k, (str, bytes)) for k in keys):
@@ -177,6 +182,14 @@ class SessionAuth:
                 f"lockout takes a Lockout(...), True for the defaults or None, got "
                 f"{type(lockout).__name__}"
             )
+        if csrf is True:
+            csrf = CSRF()
+        elif csrf is not False and not isinstance(csrf, CSRF):
+            raise TypeError(
+                f"csrf takes True, False or a CSRF(...) configuration, got {type(csrf).__name__}"
+            )
+        #: The CSRF check the middlewares run, or ``None`` when it is off.
+        self.csrf: CSRF | None = csrf or None
         if store is None:
             store = SQLiteStore()
         if lockout is not None:
@@ -379,6 +392,15 @@ class SessionAuth:
                 name, args = steps.send(await getattr(self.store, "a" + name)(*args))
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
+
+    def failed_response_cookie(self, session: Session, *, secure: bool) -> str | None:
+        """For a 5xx response, which saves nothing: the ``Set-Cookie`` value that drops
+        the request's cookie when :func:`~reqsignals.auth.logout` or
+        :func:`~reqsignals.auth.login` retired its key (it is dead in the store already:
+        this tells the browser, and ends a :class:`CookieStore` session there)."""
+        if session.retired and session.had_cookie:
+            return self._delete_cookie(secure)
+        return None
 
     def _commit(self, session: Session, secure: bool) -> Generator[_Step, Any, str | None]:
         if not session.loaded:  # never used: nothing can have changed

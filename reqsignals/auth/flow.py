@@ -25,6 +25,7 @@ from ..dispatch import Signal, is_async_callable
 from ..scrub import scrub_credentials
 from ..signals import user_locked_out, user_logged_in, user_logged_out, user_login_failed
 from ._tracking import aend_sessions, end_sessions, record_login, touch
+from .csrf import rotate as rotate_csrf_secret
 from .exceptions import LockedOut, LockoutUnavailable, PermissionDenied
 from .lockout import Attempt, Lockout
 from .sessions import Session, SessionConfig, _namespace, get_auth, get_session
@@ -334,7 +335,9 @@ async def aauthenticate(request: Any, **credentials: Any) -> Any | None:
 # -- login ---------------------------------------------------------------------------
 
 
-def _store_login(request: Any, user: Any, backend: object | None) -> None:
+def _store_login(request: Any, user: Any, backend: object | None) -> str | None:
+    """Put *user* into the session; return the pre-login key, for the caller to delete
+    from the store before login() returns."""
     session, auth = get_session(request), get_auth(request)
     user_id = _user_id(user)
     path: str | None
@@ -367,6 +370,7 @@ def _store_login(request: Any, user: Any, backend: object | None) -> None:
             session.cycle_key()
     else:
         session.cycle_key()  # a new key on login: a key known before it is worthless
+    rotate_csrf_secret(session)  # a token known before login is worthless after
     session[SESSION_USER_ID] = user_id
     session[SESSION_BACKEND] = path
     if new_hash is None:
@@ -375,14 +379,17 @@ def _store_login(request: Any, user: Any, backend: object | None) -> None:
         session[SESSION_HASH] = new_hash
     record_login(session, _space(request))
     _remember(request, user)
+    return session.retire_key()
 
 
 def login(request: Any, user: Any, backend: object | None = None) -> None:
     """Log *user* in on this request's session, then send ``user_logged_in``.
 
     The session gets a new key (its data kept), or is flushed first if it belonged to
-    another user or to this user before a password change. It then stores the user's
-    id, the backend and the user's session hash.
+    another user or to this user before a password change; the pre-login key is
+    deleted from the store before ``login()`` returns, whatever the app answers next.
+    It then stores the user's id, the backend and the user's session hash, and the
+    session's CSRF token secret is dropped (tokens from before the login are dead).
 
     Args:
         request: the app's request (see the module docstring).
@@ -393,6 +400,7 @@ def login(request: Any, user: Any, backend: object | None = None) -> None:
     Raises:
         ValueError: *user* has no ``id`` (or ``pk``); the backend cannot be told; or
             *backend* is not one of ``SessionAuth``'s backends.
+        SessionStoreUnavailable: the store could not delete the pre-login key.
         RuntimeError: the session middleware is not installed, or an async receiver
             is connected and an event loop runs in this thread (use :func:`alogin`).
 
@@ -402,13 +410,13 @@ def login(request: Any, user: Any, backend: object | None = None) -> None:
         if user is not None:
             login(request, user)
     """
-    _store_login(request, user, backend)
+    _delete_key(get_auth(request), _store_login(request, user, backend))
     _send(user_logged_in, type(user), "alogin", request=request, user=user)
 
 
 async def alogin(request: Any, user: Any, backend: object | None = None) -> None:
     """The async twin of :func:`login` (``user_logged_in`` sent with ``asend_robust``)."""
-    _store_login(request, user, backend)
+    await _adelete_key(get_auth(request), _store_login(request, user, backend))
     await user_logged_in.asend_robust(type(user), request=request, user=user)
 
 
@@ -488,17 +496,35 @@ async def aupdate_user_sessions_hash(request: Any, user: Any) -> None:
 # -- logout --------------------------------------------------------------------------
 
 
-def _logged_out(request: Any, session: Session) -> None:
+def _logged_out(request: Any, session: Session) -> str | None:
     session.flush()
     _remember(request, ANONYMOUS)
+    return session.retire_key()
+
+
+# The key a login or logout leaves is deleted from the store before the function
+# returns (Django deletes at flush() time too), not when the response starts: a view
+# that then answers 5xx or raises must not leave the old cookie logged in.
+
+
+def _delete_key(auth: SessionConfig, key: str | None) -> None:
+    if key is not None:
+        auth.store.delete(key)
+
+
+async def _adelete_key(auth: SessionConfig, key: str | None) -> None:
+    if key is not None:
+        await auth.store.adelete(key)
 
 
 def logout(request: Any) -> None:
     """Send ``user_logged_out``, then flush the session (new key, no data).
 
     ``sender`` is the user's type, or ``None`` with ``user=None`` when nobody was
-    logged in. The old session key is deleted from the store, so the old cookie no
-    longer authenticates.
+    logged in. The old session key is deleted from the store before ``logout()``
+    returns, so the old cookie no longer authenticates, whatever the app answers next
+    (a 5xx response still tells the browser to drop it; a :class:`CookieStore` cookie
+    can only be dropped by the browser, see its caveats).
 
     Raises:
         RuntimeError: the session middleware is not installed, or an async receiver
@@ -508,7 +534,7 @@ def logout(request: Any) -> None:
     real = user if getattr(user, "is_authenticated", False) else None
     sender = type(real) if real is not None else None
     _send(user_logged_out, sender, "alogout", request=request, user=real)
-    _logged_out(request, get_session(request))
+    _delete_key(get_auth(request), _logged_out(request, get_session(request)))
 
 
 async def alogout(request: Any) -> None:
@@ -518,7 +544,7 @@ async def alogout(request: Any) -> None:
     await user_logged_out.asend_robust(
         type(real) if real is not None else None, request=request, user=real
     )
-    _logged_out(request, get_session(request))
+    await _adelete_key(get_auth(request), _logged_out(request, get_session(request)))
 
 
 # -- the request's user --------------------------------------------------------------

@@ -21,6 +21,7 @@ from .._keys import (
     STARLETTE_USER_KEY,
 )
 from ..types import ASGIApp, Environ, Message, Receive, Scope, Send, StartResponse, WSGIApp
+from .csrf import SAFE_METHODS, refuse_asgi, refuse_wsgi
 from .exceptions import LockedOut, LockoutUnavailable
 from .flow import aget_user
 from .sessions import SessionConfig
@@ -62,7 +63,10 @@ class WSGISessionMiddleware:
 
     Puts the :class:`SessionAuth` at ``environ["reqsignals.auth"]`` and the
     :class:`Session` at ``environ["reqsignals.session"]`` (loaded on first use), and
-    writes the session when the app calls ``start_response`` — not for 5xx responses.
+    writes the session when the app calls ``start_response`` — not for 5xx responses
+    (which only drop a cookie whose key logout or login already deleted).
+    Runs the CSRF check (:mod:`reqsignals.auth.csrf`) first: a refused request is
+    answered ``403`` and never reaches the app.
 
     A :class:`~reqsignals.auth.LockedOut` from ``authenticate()`` that the app does not
     catch is answered with ``429 Too Many Requests`` and ``Retry-After`` (a
@@ -84,6 +88,13 @@ class WSGISessionMiddleware:
         environ[AUTH_KEY] = auth
         environ[SESSION_KEY] = session
         secure = auth.https_only or environ.get("wsgi.url_scheme") == "https"
+        csrf = auth.csrf
+        if csrf is not None and environ.get("REQUEST_METHOD") not in SAFE_METHODS:
+            reason = csrf.check_environ(environ, secure=secure)
+            if reason is None:
+                reason = csrf.environ_token_reason(environ, session)
+            if reason is not None:
+                return refuse_wsgi(environ, start_response, reason)
         saved = False
         cookie: str | None = None
         replaced: bytes | None = None  # the refusal sent instead of the app's error page
@@ -103,6 +114,8 @@ class WSGISessionMiddleware:
                 saved = True
                 if status[:1] != "5":
                     cookie = auth.save_session(session, secure=secure)
+                else:
+                    cookie = auth.failed_response_cookie(session, secure=secure)
             if cookie is not None:
                 headers = [*headers, ("Set-Cookie", cookie)]
             write = start_response(status, headers, exc_info)
@@ -133,7 +146,10 @@ class ASGISessionMiddleware:
     Starlette's ``request.session``) and ``scope["reqsignals.session"]``, with the
     :class:`SessionAuth` at ``scope["reqsignals.auth"]``. The session is written when
     the response starts (``websocket.accept`` for websockets), except for 5xx
-    responses. At lifespan shutdown the store's connections are closed.
+    responses (which only drop a cookie whose key logout or login already deleted).
+    At lifespan shutdown the store's connections are closed. The CSRF check
+    (:mod:`reqsignals.auth.csrf`) runs before all that: a refused request is answered
+    ``403`` and never reaches the app.
 
     A :class:`~reqsignals.auth.LockedOut` from ``aauthenticate()`` that the app does not
     catch is answered with ``429 Too Many Requests`` and ``Retry-After`` (a
@@ -159,6 +175,14 @@ class ASGISessionMiddleware:
             await self.app(scope, receive, send)
             return
         auth = self.auth
+        secure = auth.https_only or scope.get("scheme") in ("https", "wss")
+        csrf = auth.csrf
+        if csrf is not None and kind == "http" and scope["method"] not in SAFE_METHODS:
+            # The header rules need no session: a forged request costs no store access.
+            reason = csrf.check_scope(scope, secure=secure)
+            if reason is not None:
+                await refuse_asgi(scope, send, reason)
+                return
         cookie_header = None
         for name, value in scope["headers"]:
             if name == b"cookie":
@@ -171,18 +195,25 @@ class ASGISessionMiddleware:
             # Starlette's request.user reads scope["user"]: load it before the app runs
             # (no backend call unless the session holds a logged-in user).
             scope[STARLETTE_USER_KEY] = await aget_user(scope)
-        secure = auth.https_only or scope.get("scheme") in ("https", "wss")
         started = refused = False
+        if csrf is not None and csrf.require_token and kind == "http":
+            reason, receive = await csrf.scope_token_reason(scope, receive, session)
+            if reason is not None:
+                await refuse_asgi(scope, send, reason)
+                return
 
         async def forward(message: Message) -> None:
             kind = message["type"]
+            cookie = None
             if (kind == "http.response.start" and message["status"] < 500) or (
                 kind == "websocket.accept"
             ):
                 cookie = await auth.asave_session(session, secure=secure)
-                if cookie is not None:
-                    headers = [*message.get("headers", ()), (b"set-cookie", cookie.encode())]
-                    message = {**message, "headers": headers}
+            elif kind == "http.response.start":
+                cookie = auth.failed_response_cookie(session, secure=secure)
+            if cookie is not None:
+                headers = [*message.get("headers", ()), (b"set-cookie", cookie.encode())]
+                message = {**message, "headers": headers}
             await send(message)
 
         async def refuse(exc: BaseException) -> None:

@@ -14,10 +14,19 @@ from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, Protocol
 
 from .._keys import AUTH_KEY, SESSION_KEY
+from ..types import Environ, Receive, Scope
 from .lockout import Lockout
 from .stores.base import SessionStore
 
-__all__ = ["AUTH_KEY", "SESSION_KEY", "Session", "SessionConfig", "get_auth", "get_session"]
+__all__ = [
+    "AUTH_KEY",
+    "SESSION_KEY",
+    "CSRFCheck",
+    "Session",
+    "SessionConfig",
+    "get_auth",
+    "get_session",
+]
 
 #: What a lazily loaded session calls on first use: it fetches the stored data and
 #: hands it to :meth:`Session.load`.
@@ -43,8 +52,8 @@ class Session(MutableMapping[str, Any]):
     and saves it (:class:`~reqsignals.auth.SessionAuth`, or a middleware of your own):
     :meth:`load` and :meth:`reject` when the request's cookie has been read,
     :attr:`loaded`, :attr:`had_cookie`, :attr:`rejected`, :attr:`cycled`,
-    :meth:`snapshot` and :meth:`changes` to decide what to write, and
-    :meth:`mark_saved` once it is written.
+    :attr:`retired`, :meth:`snapshot` and :meth:`changes` to decide what to write,
+    :meth:`mark_saved` once it is written, and :meth:`retire_key` for the login flow.
 
     Args:
         data: the session's data (a new session: none).
@@ -67,6 +76,7 @@ class Session(MutableMapping[str, Any]):
         "_loader",
         "_rejected",
         "_renew",
+        "_retired",
         "accessed",
     )
 
@@ -86,6 +96,7 @@ class Session(MutableMapping[str, Any]):
         self._renew = False
         self._had_cookie = had_cookie
         self._rejected = False
+        self._retired = False
         self.accessed = False
 
     def _load(self) -> None:
@@ -250,6 +261,25 @@ class Session(MutableMapping[str, Any]):
         data then goes under a new key and the old key is deleted."""
         return self._renew
 
+    def retire_key(self) -> str | None:
+        """Take the session's key away now, for the caller to delete from the store at
+        once: :func:`~reqsignals.auth.logout` and :func:`~reqsignals.auth.login` do,
+        so the old key is dead whatever the response turns out to be.
+
+        The data stays (it goes under a new key when saved). Returns the key, or
+        ``None`` if there is none (a new session, a stateless store).
+        """
+        key = self.key
+        self._key = None
+        self._retired = True
+        return key
+
+    @property
+    def retired(self) -> bool:
+        """Whether :meth:`retire_key` was called: the request's cookie names a key that
+        is gone, so even a failed response should tell the client to drop it."""
+        return self._retired
+
     def snapshot(self) -> dict[str, Any]:
         """A copy of the whole data, loading it first if needed (not marked accessed)."""
         if self._loader is not None:
@@ -267,6 +297,32 @@ class Session(MutableMapping[str, Any]):
         self._changed.clear()
         self._deleted.clear()
         self._renew = False
+
+
+class CSRFCheck(Protocol):
+    """What the session middlewares ask of the CSRF check
+    (:class:`~reqsignals.auth.CSRF` implements it)."""
+
+    #: Whether unsafe requests must also show the session's token.
+    require_token: bool
+
+    def check_environ(self, environ: Environ, *, secure: bool) -> str | None:
+        """Why a WSGI request fails the header rules, or ``None``."""
+        ...
+
+    def check_scope(self, scope: Scope, *, secure: bool) -> str | None:
+        """Why an ASGI request fails the header rules, or ``None``."""
+        ...
+
+    def environ_token_reason(self, environ: Environ, session: Mapping[str, Any]) -> str | None:
+        """Why a WSGI request fails the token rule, or ``None``."""
+        ...
+
+    async def scope_token_reason(
+        self, scope: Scope, receive: Receive, session: Mapping[str, Any]
+    ) -> tuple[str | None, Receive]:
+        """Why an ASGI request fails the token rule, or ``None``; and the app's receive."""
+        ...
 
 
 class SessionConfig(Protocol):
@@ -288,6 +344,11 @@ class SessionConfig(Protocol):
     #: Seconds between two writes of a session's "last seen" time.
     last_seen_interval: float
 
+    @property
+    def csrf(self) -> CSRFCheck | None:
+        """The CSRF check the middlewares run, or ``None`` when it is off."""
+        ...
+
     def open_session(self, cookie_header: str | None) -> Session:
         """The session for a request with this ``Cookie`` header, loaded on first use."""
         ...
@@ -302,6 +363,11 @@ class SessionConfig(Protocol):
 
     async def asave_session(self, session: Session, *, secure: bool) -> str | None:
         """Async twin of :meth:`save_session`."""
+        ...
+
+    def failed_response_cookie(self, session: Session, *, secure: bool) -> str | None:
+        """For a 5xx response, which saves nothing: the ``Set-Cookie`` that drops a
+        cookie whose key was retired during the request, if any."""
         ...
 
     def close(self) -> None:
