@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import warnings
 from collections.abc import Generator, Iterable, Sequence
 from typing import Any, Literal
@@ -68,6 +69,33 @@ def _without_token(had_cookie: bool) -> Session:
     return session
 
 
+# RFC 6265 4.1.1: a cookie name is an RFC 2616 token; a path any CHAR but CTLs and ";";
+# a domain a host name. A CR, LF, TAB, NUL or ";" in any of them would let the value
+# end the header or add attributes of its own (http.cookies.Morsel refuses them too).
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_PATH = re.compile(r"/[\x20-\x3a\x3c-\x7e]*\Z")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_DOMAIN = re.compile(rf"\.?{_LABEL}(?:\.{_LABEL})*\Z")
+
+
+def _check_cookie_attributes(cookie_name: object, path: object, domain: object) -> None:
+    if not isinstance(cookie_name, str) or not _TOKEN.match(cookie_name):
+        raise ValueError(
+            "cookie_name must be a plain token (letters, digits and !#$%&'*+-.^_`|~; no "
+            f'spaces, control characters or ;,="), got {cookie_name!r}'
+        )
+    if not isinstance(path, str) or not _PATH.match(path):
+        raise ValueError(
+            "path must start with '/' and hold no control characters, ';' or non-ASCII "
+            f"text (percent-encode it), got {path!r}"
+        )
+    if domain is not None and (not isinstance(domain, str) or not _DOMAIN.match(domain)):
+        raise ValueError(
+            f"domain must be a host name such as 'example.com' (no port, no control "
+            f"characters or ';'), or None for this host only, got {domain!r}"
+        )
+
+
 def _type_names(keys: object) -> str:
     if isinstance(keys, (list, tuple)):
         return f"a {type(keys).__name__} of {', '.join(sorted({type(k).__name__ for k in keys}))}"
@@ -117,8 +145,10 @@ class SessionAuth:
         WeakSecretKeyWarning: a secret key is shorter than 32 bytes.
 
     Raises:
-        ValueError: an empty secret key, a bad ``same_site``, cookie name or ``max_age``,
-            or a lock-out with no store of its own beside a ``CookieStore``.
+        ValueError: an empty secret key; a bad ``same_site`` or ``max_age``; a cookie
+            name, path or domain with control characters, ``;`` or other characters
+            a ``Set-Cookie`` header cannot carry; or a lock-out with no store of its
+            own beside a ``CookieStore``.
         TypeError: a secret key that is not ``str`` or ``bytes``, a store class or a
             path instead of a store, or one backend instead of a list of them.
 
@@ -155,7 +185,14 @@ class SessionAuth:
             )
         if not keys or not all(keys):
             raise ValueError("secret_key must be a non-empty secret or a list of them")
-        if isinstance(store, (type, str, bytes, os.PathLike)):
+        if isinstance(store, (str, bytes)):
+            # Never the value: SessionAuth("new-key", "old-key") puts a secret here.
+            raise TypeError(
+                f"store must be a session store instance, got a {type(store).__name__}: "
+                "for key rotation pass the keys as one list, secret_key=['new', 'old']; "
+                "for a SQLite file pass store=SQLiteStore('sessions.db')"
+            )
+        if isinstance(store, (type, os.PathLike)):
             fix = (
                 f"{store.__name__}()"
                 if isinstance(store, type)
@@ -169,8 +206,7 @@ class SessionAuth:
             )
         if same_site not in _SAME_SITE:
             raise ValueError(f"same_site must be 'lax', 'strict' or 'none', got {same_site!r}")
-        if not cookie_name or not cookie_name.isascii() or any(c in cookie_name for c in '=;, "'):
-            raise ValueError(f"cookie_name must be a plain token, got {cookie_name!r}")
+        _check_cookie_attributes(cookie_name, path, domain)
         if max_age <= 0:
             raise ValueError(f"max_age must be a positive number of seconds, got {max_age!r}")
         if lockout is True:

@@ -172,6 +172,26 @@ def test_wrap_rejects_an_unknown_interface() -> None:
         pytest.param({"same_site": "lenient"}, "same_site must be", id="same-site"),
         pytest.param({"cookie_name": "a b"}, "cookie_name must be", id="cookie-name-space"),
         pytest.param({"cookie_name": ""}, "cookie_name must be", id="cookie-name-empty"),
+        *(
+            pytest.param({option: value}, f"{option} must", id=f"{option}-{label}")
+            for option, good in (("cookie_name", "sid"), ("path", "/app"), ("domain", "a.test"))
+            for label, bad in (
+                ("crlf", "\r\nSet-Cookie: admin=1"),
+                ("lf", "\n"),
+                ("tab", "\t"),
+                ("nul", "\x00"),
+                ("semicolon", "; Secure"),
+                ("del", "\x7f"),
+            )
+            for value in [good + bad]
+        ),
+        pytest.param({"cookie_name": "sid="}, "cookie_name must be", id="cookie-name-equals"),
+        pytest.param({"cookie_name": "séance"}, "cookie_name must be", id="cookie-name-latin"),
+        pytest.param({"path": "app"}, "path must start with '/'", id="path-relative"),
+        pytest.param({"path": "/é"}, "path must start with '/'", id="path-non-ascii"),
+        pytest.param({"domain": "a.test:8000"}, "domain must be", id="domain-port"),
+        pytest.param({"domain": "a b.test"}, "domain must be", id="domain-space"),
+        pytest.param({"domain": ""}, "domain must be", id="domain-empty"),
         pytest.param({"max_age": 0}, "max_age must be", id="max-age"),
     ],
 )
@@ -192,7 +212,13 @@ def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
             r"got <class .*MemoryStore'>: pass MemoryStore\(\)",
             id="store-class",
         ),
-        pytest.param({"store": "s.db"}, r"got 's.db': pass SQLiteStore\('s.db'\)", id="store-path"),
+        pytest.param(
+            {"store": "s.db"},
+            r"got a str: for key rotation pass the keys as one list, secret_key=\['new', "
+            r"'old'\]; for a SQLite file pass store=SQLiteStore\('sessions.db'\)",
+            id="store-str",
+        ),
+        pytest.param({"store": b"k"}, r"got a bytes: for key rotation", id="store-bytes"),
         pytest.param({"store": Path("s.db")}, r"pass SQLiteStore\('s.db'\)", id="store-pathlib"),
         pytest.param(
             {"backends": MemoryBackend()},
@@ -472,3 +498,12 @@ def test_cookie_named_otherwise_is_not_ours(header: str) -> None:
     assert not session.had_cookie
     assert session.get("a") is None
     assert auth.save_session(session, secure=False) is None  # no deletion cookie either
+
+
+def test_a_second_secret_passed_positionally_is_never_quoted() -> None:
+    # SessionAuth("new", "old"): rotation written as two arguments puts a key in store=.
+    with pytest.raises(TypeError) as info:
+        SessionAuth("new-key-4f2a", "old-key-9b7c")  # type: ignore[arg-type]
+    assert "old-key-9b7c" not in str(info.value)
+    assert all("old-key-9b7c" not in repr(arg) for arg in info.value.args)
+    assert "secret_key=['new', 'old']" in str(info.value)
