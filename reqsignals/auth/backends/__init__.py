@@ -12,18 +12,20 @@ is one (plain or ``async def``)::
 
 The built-ins keep users with argon2-hashed passwords: :class:`MemoryBackend` for tests
 and :class:`SQLiteBackend` for a user table in a SQLite file. Both spend the same
-hashing work on an unknown username as on a wrong password, refuse over-long passwords
-before hashing, and do not let inactive users in.
+hashing work on an unknown username as on a wrong password, refuse over-long or
+unencodable usernames (over :data:`MAX_USERNAME_LENGTH` characters) and over-long
+passwords before any normalisation or hashing, and do not let inactive users in.
 """
 
 from __future__ import annotations
 
 from ..users import User, session_auth_hash, session_auth_hash_matches
-from .base import AuthBackend
+from .base import MAX_USERNAME_LENGTH, AuthBackend
 from .memory import MemoryBackend
 from .sqlite import SQLiteBackend
 
 __all__ = [
+    "MAX_USERNAME_LENGTH",
     "AuthBackend",
     "MemoryBackend",
     "SQLiteBackend",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 import unicodedata
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeGuard
 
 from ..hashers import Hasher
 from ..users import User
 
-__all__ = ["AuthBackend"]
+__all__ = ["MAX_USERNAME_LENGTH", "AuthBackend"]
 
 
 class AuthBackend(Protocol):
@@ -42,6 +42,26 @@ class AuthBackend(Protocol):
         ...
 
 
+#: The longest username the built-in backends accept, in characters: a longer one is a
+#: failed login, refused before it is normalised (NFKC can make some characters 18
+#: times longer: an unbounded username would be a denial of service, Django's
+#: CVE-2023-46695) and before any lookup or hashing. Django's default is 150 too.
+MAX_USERNAME_LENGTH = 150
+
+
+def _acceptable_username(username: object, limit: int = MAX_USERNAME_LENGTH) -> TypeGuard[str]:
+    """Whether *username* may be looked up at all: a str of at most *limit* characters
+    that can be encoded (a JSON body can carry a lone surrogate such as ``"\\udcff"``,
+    which no database driver takes)."""
+    if not isinstance(username, str) or len(username) > limit:
+        return False
+    try:
+        username.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _normalize_username(username: str) -> str:
     # Full-width and compatibility forms name the same user as their plain forms (Django).
     return unicodedata.normalize("NFKC", username)
@@ -50,6 +70,12 @@ def _normalize_username(username: str) -> str:
 def _check_username(username: object) -> None:
     if not isinstance(username, str) or not username:
         raise ValueError(f"a username is a non-empty str, got {username!r}")
+    if len(username) > MAX_USERNAME_LENGTH:
+        raise ValueError(
+            f"a username is at most {MAX_USERNAME_LENGTH} characters, got {len(username)}"
+        )
+    if not _acceptable_username(username):
+        raise ValueError("a username must be encodable as UTF-8 (it holds a lone surrogate)")
 
 
 def _check_password(password: object) -> None:
@@ -70,6 +96,8 @@ class _PasswordBackend:
     """The authenticate logic the built-ins share; subclasses store users."""
 
     hasher: Hasher
+    #: Usernames longer than this are failed logins, refused before normalisation.
+    max_username_length: int = MAX_USERNAME_LENGTH
 
     def _find(self, username: str) -> User | None:
         raise NotImplementedError
@@ -81,11 +109,16 @@ class _PasswordBackend:
         """The active user with this username and password, or ``None``.
 
         An unknown username costs one dummy verification, the same work as a wrong
-        password; a password longer than ``hasher.max_password_length`` is refused at
-        once, before any lookup or hashing. A hash made with weaker parameters than the
-        hasher's is replaced on success (so the user's session hash changes too).
+        password; a username longer than :attr:`max_username_length` (default
+        :data:`MAX_USERNAME_LENGTH`, 150) or one that cannot be encoded (a lone
+        surrogate), and a password longer than ``hasher.max_password_length``, are
+        refused at once, before any normalisation, lookup or hashing: ordinary failed
+        logins. A hash made with weaker parameters than the hasher's is replaced on
+        success (so the user's session hash changes too).
         """
-        if not isinstance(username, str) or not isinstance(password, (str, bytes)):
+        if not _acceptable_username(username, self.max_username_length):
+            return None
+        if not isinstance(password, (str, bytes)):
             return None
         if len(password) > self.hasher.max_password_length:
             return None
