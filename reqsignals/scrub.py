@@ -21,9 +21,12 @@ This module uses the standard library only.
 
 from __future__ import annotations
 
+import collections
+import copy
 import dataclasses
 import re
-from collections.abc import Callable, Iterable, Mapping, Set
+import types
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from typing import Any
 
 from ._deprecation import deprecated_names
@@ -175,29 +178,55 @@ class ScrubRule:
         return any(word in joined for word in self.long_words)
 
 
-#: The rule used unless another is given. ``sessionid``, ``sessid``, ``passphrase``
-#: and ``privatekey`` are long words too, because they are often written as one word.
+#: The rule used unless another is given: the fields real login, payment and
+#: two-factor forms send. Compounds people write as one word (``sessionid``,
+#: ``passcode``, ``privkey``, ``newpwd``, ``cardnumber``, ``securitycode``) are long
+#: words, matched anywhere; abbreviations that are also pieces of ordinary words
+#: (``pw`` in "upward", ``pin`` in "spinach", ``otp`` in "footpath") are short words,
+#: matched whole.
 DEFAULT_RULE = ScrubRule(
     long_words=frozenset(
         {
+            # passwords
             "password",
             "passwd",
             "passphrase",
+            "passcode",
+            "passkey",
+            "pwd",
+            "pswd",
+            "pword",
+            # secrets, keys and tokens
             "secret",
             "token",
             "apikey",
             "privatekey",
+            "privkey",
             "signature",
             "authorization",
             "credential",
             "sessionid",
             "sessid",
+            "authcode",
+            # one-time and recovery codes
+            "totp",
+            "otpcode",
+            "mfacode",
+            "verificationcode",
+            "recoverycode",
+            "backupcode",
+            "pincode",
+            # payment cards
+            "cardnumber",
+            "ccnumber",
+            "creditcard",
+            "securitycode",
         }
     ),
     short_words=frozenset(
         {
             "pass",
-            "pwd",
+            "pw",
             "key",
             "auth",
             "bearer",
@@ -205,9 +234,14 @@ DEFAULT_RULE = ScrubRule(
             "cookie",
             "session",
             "otp",
+            "hotp",
             "pin",
             "mfa",
             "cvv",
+            "cvc",
+            "csc",
+            "pan",
+            "sig",
         }
     ),
 )
@@ -243,12 +277,19 @@ def is_sensitive_key(key: object, rule: Rule = DEFAULT_RULE) -> bool:
 def scrub_credentials(mapping: Mapping[Any, Any], *, rule: Rule = DEFAULT_RULE) -> dict[Any, Any]:
     """A deep copy of *mapping* in which every value under a sensitive key is :data:`MASK`.
 
-    The whole value under a sensitive key is masked, even a dict or a list. Dicts,
-    lists and tuples are copied at every depth (other mappings become dicts, other
-    lists become lists, named tuples keep their type, sets are copied); other values
-    are placed in the copy as they are. The caller's objects are never changed, and
-    self-referencing containers are copied with the same shape. Containers nested more
-    than :data:`MAX_DEPTH` deep are masked whole.
+    The whole value under a sensitive key is masked, even a dict or a list. Every
+    container is walked and copied at every depth: mappings (other mappings become
+    dicts), lists, deques and other sequences (which become lists), tuples and named
+    tuples (which keep their type), sets and frozensets (a member that cannot stay
+    hashable once scrubbed, such as a mapping, is masked), and dataclasses, namespace
+    objects and other objects with a ``__dict__`` (shallow-copied with their
+    attributes scrubbed). Field and attribute names are judged like keys. What cannot
+    be copied safely (an exception, an object that refuses to be copied) is masked
+    whole rather than passed through; classes, functions and modules, and values
+    without a ``__dict__`` (numbers, strings, dates, UUIDs) are kept as they are. The
+    caller's objects are never changed, and self-referencing containers are copied
+    with the same shape. Containers nested more than :data:`MAX_DEPTH` deep are
+    masked whole.
 
     Args:
         mapping: the credentials, e.g. the keyword arguments given to ``authenticate``.
@@ -270,6 +311,12 @@ def scrub_credentials(mapping: Mapping[Any, Any], *, rule: Rule = DEFAULT_RULE) 
     return copied
 
 
+# Values with nothing inside to scrub; str, bytes and the like are also Sequences.
+_ATOMS = (str, bytes, bytearray, memoryview, int, float, complex, range, type(None))
+# Objects with a __dict__ that are code or namespaces of code, not data: passed as is.
+_CODE = (type, types.ModuleType, types.FunctionType, types.MethodType, types.BuiltinFunctionType)
+
+
 class _Scrubber:
     """One deep copy: the rule and the memo of containers already copied."""
 
@@ -279,7 +326,7 @@ class _Scrubber:
         self.memo: dict[int, tuple[object, object]] = {}
 
     def copy(self, value: Any, depth: int) -> Any:
-        if not isinstance(value, (Mapping, list, tuple, Set)):
+        if isinstance(value, _ATOMS):
             return value
         seen = self.memo.get(id(value))
         if seen is not None:
@@ -293,23 +340,92 @@ class _Scrubber:
                 sensitive = is_sensitive_key(key, self.rule)
                 result[key] = MASK if sensitive else self.copy(item, depth + 1)
             return result
-        if isinstance(value, list):
-            items: list[Any] = []
-            self.memo[id(value)] = (value, items)
-            items.extend(self.copy(item, depth + 1) for item in value)
-            return items
         if isinstance(value, tuple):
-            members = [self.copy(item, depth + 1) for item in value]
-            # A tuple inside a cycle was already copied while copying its members.
-            seen = self.memo.get(id(value))
-            if seen is not None:
-                return seen[1]
-            make = getattr(type(value), "_make", None) if hasattr(value, "_fields") else None
-            copied = make(members) if make is not None else tuple(members)
+            return self._tuple(value, depth)
+        if isinstance(value, (list, collections.deque, Sequence)):
+            # Lists stay lists and deques deques; other sequences become lists.
+            items: list[Any] = []
+            copied: Any = items
+            if isinstance(value, collections.deque):
+                copied = collections.deque(maxlen=value.maxlen)
             self.memo[id(value)] = (value, copied)
+            items.extend(self.copy(item, depth + 1) for item in value)
+            if copied is not items:
+                copied.extend(items)
             return copied
-        # Sets hold only hashable members, so no dict or list to scrub inside them.
-        return value if isinstance(value, frozenset) else set(value)
+        if isinstance(value, Set):
+            return self._set(value, depth)
+        if isinstance(value, BaseException):
+            return MASK  # its args may hold anything (a UnicodeError holds the text)
+        if dataclasses.is_dataclass(value) or hasattr(value, "__dict__"):
+            if isinstance(value, _CODE):
+                return value
+            return self._object(value, depth)
+        return value  # slotted value types: Decimal, datetime, UUID, ...
+
+    def _tuple(self, value: tuple[Any, ...], depth: int) -> Any:
+        fields = getattr(value, "_fields", None)
+        if isinstance(fields, tuple) and len(fields) == len(value):
+            # A named tuple: its field names are judged like keys.
+            members = [
+                MASK if is_sensitive_key(name, self.rule) else self.copy(item, depth + 1)
+                for name, item in zip(fields, value, strict=True)
+            ]
+        else:
+            members = [self.copy(item, depth + 1) for item in value]
+        # A tuple inside a cycle was already copied while copying its members.
+        seen = self.memo.get(id(value))
+        if seen is not None:
+            return seen[1]
+        make = getattr(type(value), "_make", None) if fields is not None else None
+        try:
+            copied = make(members) if make is not None else tuple(members)
+        except Exception:
+            return MASK  # a tuple subclass that cannot be rebuilt: not passed through
+        self.memo[id(value)] = (value, copied)
+        return copied
+
+    def _set(self, value: Set[Any], depth: int) -> Any:
+        members = []
+        for item in value:
+            copied = self.copy(item, depth + 1)
+            try:
+                hash(copied)
+            except TypeError:
+                copied = MASK  # a hashable mapping, copied to a dict: cannot be a member
+            members.append(copied)
+        return frozenset(members) if isinstance(value, frozenset) else set(members)
+
+    def _object(self, value: Any, depth: int) -> Any:
+        """A dataclass, a namespace or any object with a ``__dict__``: a shallow copy
+        whose attributes are scrubbed, their names judged like keys. What cannot be
+        copied that way is masked whole, never passed through."""
+        try:
+            if dataclasses.is_dataclass(value):
+                names = [f.name for f in dataclasses.fields(value)]
+                names += [n for n in getattr(value, "__dict__", {}) if n not in names]
+            else:
+                names = list(vars(value))
+            copied = copy.copy(value)
+        except Exception:
+            return MASK
+        if copied is value:  # a singleton (an enum member): nothing can be changed
+            for name in names:
+                item = getattr(value, name, None)
+                if is_sensitive_key(name, self.rule) or self.copy(item, depth + 1) is not item:
+                    return MASK
+            return value
+        self.memo[id(value)] = (value, copied)
+        try:
+            for name in names:
+                item = getattr(value, name)
+                new = MASK if is_sensitive_key(name, self.rule) else self.copy(item, depth + 1)
+                if new is not item:
+                    object.__setattr__(copied, name, new)
+        except Exception:
+            self.memo[id(value)] = (value, MASK)
+            return MASK
+        return copied
 
 
 def _mask_like(value: object) -> object:

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import argparse
+import collections
 import copy
+import dataclasses
 import importlib
 import subprocess
 import sys
+import types
 from collections import OrderedDict, namedtuple
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -152,6 +156,40 @@ SENSITIVE = [
     "cvv",
     "card_cvv",
     "passes",
+    # abbreviations and compounds real login, payment and two-factor forms send
+    "pw",
+    "new_pw",
+    "newpwd",
+    "oldPwd",
+    "pswd",
+    "passcode",
+    "device_passcode",
+    "passkey",
+    "totp",
+    "totp_code",
+    "hotp",
+    "otpcode",
+    "mfacode",
+    "verification_code",
+    "verificationCode",
+    "recovery_code",
+    "backupcodes",
+    "pincode",
+    "pin_code",
+    "privkey",
+    "ssh_privkey",
+    "authcode",
+    "cvc",
+    "card_cvc",
+    "cvv2",
+    "csc",
+    "card_number",
+    "cardNumber",
+    "cc_number",
+    "creditcard",
+    "pan",
+    "security_code",
+    "sig",
 ]
 
 READABLE = [
@@ -178,6 +216,17 @@ READABLE = [
     "remember_me",
     "api",
     "otpauth",
+    "upward",
+    "stepwise",
+    "footpath",
+    "shotput",
+    "panel",
+    "company",
+    "signal",
+    "design",
+    "zip_code",
+    "country_code",
+    "card_holder",
     "",
 ]
 
@@ -667,3 +716,170 @@ def test_every_fixed_header_is_masked_even_with_a_lax_rule(name: str) -> None:
 def test_scrub_headers_rejects_strings(bad: Any) -> None:
     with pytest.raises(TypeError, match="header list"):
         scrub_headers(bad)
+
+
+# -- every container is walked --------------------------------------------------------
+
+
+@dataclasses.dataclass
+class LoginForm:
+    username: str
+    password: str
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FrozenCard:
+    holder: str
+    cvc: str
+
+
+class FrozenMapping(Mapping[str, Any]):
+    """A hashable mapping, so that it can sit in a set."""
+
+    def __init__(self, **items: Any) -> None:
+        self._items = items
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._items.items()))
+
+
+class Refuses:
+    """An object that cannot be copied."""
+
+    def __init__(self) -> None:
+        self.secret_ish = "hunter2"
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("not copyable")
+
+
+Credentials = namedtuple("Credentials", "user password")
+
+
+@pytest.mark.parametrize(
+    ("value", "check"),
+    [
+        pytest.param(
+            frozenset({FrozenMapping(password="hunter2")}),
+            lambda out: out == frozenset({MASK}),
+            id="mapping-in-frozenset",
+        ),
+        pytest.param(
+            {FrozenMapping(user="ada")},
+            lambda out: out == {MASK},
+            id="mapping-in-set",
+        ),
+        pytest.param(
+            frozenset({("password", "ada")}),
+            lambda out: out == frozenset({("password", "ada")}),
+            id="tuple-in-frozenset-is-data-not-a-key",
+        ),
+        pytest.param(
+            Credentials("ada", "hunter2"),
+            lambda out: type(out) is Credentials and out == Credentials("ada", MASK),
+            id="namedtuple-field-names",
+        ),
+        pytest.param(
+            collections.deque([{"token": "hunter2"}], maxlen=5),
+            lambda out: (
+                type(out) is collections.deque
+                and list(out) == [{"token": MASK}]
+                and out.maxlen == 5
+            ),
+            id="deque",
+        ),
+        pytest.param(
+            collections.UserList([{"pin": "hunter2"}]),
+            lambda out: out == [{"pin": MASK}],
+            id="other-sequence",
+        ),
+        pytest.param(
+            LoginForm("ada", "hunter2", {"otp": "hunter2"}),
+            lambda out: (
+                type(out) is LoginForm
+                and (out.username, out.password, out.extra) == ("ada", MASK, {"otp": MASK})
+            ),
+            id="dataclass",
+        ),
+        pytest.param(
+            FrozenCard("ada", "hunter2"),
+            lambda out: type(out) is FrozenCard and (out.holder, out.cvc) == ("ada", MASK),
+            id="frozen-slotted-dataclass",
+        ),
+        pytest.param(
+            types.SimpleNamespace(user="ada", pwd="hunter2", nested=[{"secret": "hunter2"}]),
+            lambda out: vars(out) == {"user": "ada", "pwd": MASK, "nested": [{"secret": MASK}]},
+            id="namespace",
+        ),
+        pytest.param(
+            argparse.Namespace(username="ada", passcode="hunter2"),
+            lambda out: vars(out) == {"username": "ada", "passcode": MASK},
+            id="argparse-namespace",
+        ),
+        pytest.param(Refuses(), lambda out: out == MASK, id="uncopyable-object"),
+        pytest.param(
+            UnicodeEncodeError("utf-8", "hunter2", 0, 1, "bad"),
+            lambda out: out == MASK,
+            id="exception",
+        ),
+    ],
+)
+def test_every_container_is_walked(value: Any, check: Any) -> None:
+    before = copy.deepcopy(value) if not isinstance(value, Refuses) else None
+    out = scrub_credentials({"form": value})["form"]
+    assert check(out), out
+    assert "hunter2" not in repr(out)
+    if before is not None and not isinstance(value, BaseException):
+        assert value == before  # the caller's object is never changed
+
+
+def test_code_and_plain_values_are_kept_as_they_are() -> None:
+    import decimal
+    import uuid
+
+    values = [len, LoginForm, types, decimal.Decimal("1.5"), uuid.uuid4(), 3, "x", None]
+    out = scrub_credentials({"v": values})["v"]
+    assert all(a is b for a, b in zip(out, values, strict=True))
+
+
+def test_an_enum_member_is_kept_or_masked_never_changed() -> None:
+    import enum
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    assert scrub_credentials({"c": Colour.RED}) == {"c": Colour.RED}
+    assert Colour.RED.value == "red"
+
+
+def test_objects_in_cycles_are_copied_with_the_same_shape() -> None:
+    node = types.SimpleNamespace(name="a", token="hunter2")
+    node.me = node
+    out = scrub_credentials({"n": node})["n"]
+    assert out.me is out
+    assert out.token == MASK
+    assert node.token == "hunter2"
+
+
+def test_the_signal_log_line_of_a_failed_login_with_a_dataclass_has_no_password() -> None:
+    # What the review saw: a dataclass of credentials reached the log with the password.
+    from reqsignals.log import SignalLog
+    from reqsignals.signals import user_login_failed
+
+    line = SignalLog(as_json=False).format(
+        user_login_failed,
+        "reqsignals.auth",
+        {"credentials": scrub_credentials({"form": LoginForm("ada", "hunter2")})},
+    )
+    assert "hunter2" not in line
+    assert "ada" in line
