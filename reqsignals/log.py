@@ -13,7 +13,7 @@ from typing import Any, TextIO
 from .dispatch import Signal
 from .signals import ALL_SIGNALS
 
-__all__ = ["SignalLog"]
+__all__ = ["SignalLog", "printable"]
 
 _COLORS = {
     "request_started": "36",  # cyan
@@ -24,6 +24,35 @@ _COLORS = {
     "user_locked_out": "31;1",  # bold red
     "connection_created": "2",  # dim
 }
+
+
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(char: str) -> str:
+    named = _NAMED.get(char)
+    if named is not None:
+        return named
+    code = ord(char)
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def printable(text: str) -> str:
+    """*text* with every character that is not printable written as an escape.
+
+    Request paths, user names and exception messages come from clients: a raw
+    ``\\n`` would forge a log line of its own and an ESC would send terminal commands
+    to whoever reads the log. Control characters, line and paragraph separators and
+    the bidirectional overrides all become ``\\xNN`` / ``\\uNNNN``; a space stays.
+
+    >>> printable("GET /\\n12:00 user_logged_in\\x1b[2J")
+    'GET /\\\\n12:00 user_logged_in\\\\x1b[2J'
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else _escape_char(c) for c in text)
 
 
 def _request_line(kwargs: Mapping[str, Any]) -> tuple[str | None, str | None]:
@@ -133,7 +162,8 @@ class SignalLog:
         for key in ("exception", "user", "credentials", "reason", "retry_after", "store"):
             if key in rec:
                 parts.append(f"{key}={rec[key]}")
-        line = "  ".join(parts)
+        # One signal, one line: what clients sent is escaped (JSON mode escapes it too).
+        line = printable("  ".join(parts))
         if not self.color:
             return line
         code = _COLORS.get(name)
