@@ -207,10 +207,10 @@ def serve(app: Any, interface: str, host: str, port: int) -> None:
         waitress.serve(app, host=host, port=port, threads=8, _quiet=True)
 
 
-def _demo(data_dir: Path) -> tuple[Any, list[str]]:
+def _demo(data_dir: Path, host: str) -> tuple[Any, list[str]]:
     from .demo import build
 
-    return build(data_dir)
+    return build(data_dir, host=host)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -281,7 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "--factory needs an APP: reqsignals run --factory MODULE:FACTORY"
                 )
             check_port_free(args.host, args.port)  # before the demo makes its data folder
-            app, banner = _demo(args.data_dir)
+            app, banner = _demo(args.data_dir, args.host)
         else:
             app, banner = load_app(args.app, factory=args.factory), []
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import os
 import secrets
 import threading
 from collections.abc import AsyncIterator
@@ -40,6 +41,7 @@ from ..auth import (
 from ..dispatch import Signal
 from ..log import SignalLog
 from ..signals import ALL_SIGNALS
+from ._hosts import HostCheck
 
 __all__ = ["DEMO_LOCKOUT_WINDOW", "DEMO_MAX_FAILURES", "DEMO_USERNAME", "SignalFeed", "build"]
 
@@ -144,7 +146,10 @@ _LOGIN_FORM = """{error}
 <p><label>User name <input name="username" id="username" autocomplete="username"></label></p>
 <p><label>Password <input name="password" id="password" type="password"
  autocomplete="current-password"></label></p>
-<p><button id="login">Log in</button></p></form>"""
+<p><button id="login">Log in</button></p></form>
+<p><small>Posted from a page of another site, this form is refused (403) before the app
+runs: the session middleware's CSRF check reads the browser's Sec-Fetch-Site and Origin
+headers. Try it: the feed shows csrf_failed.</small></p>"""
 
 
 async def login_page(request: Request) -> Response:
@@ -289,6 +294,15 @@ def _events(feed: SignalFeed) -> Any:
     return events
 
 
+def _private_file(path: Path) -> int:
+    """Open *path* for writing, created readable by this user only from the start (no
+    window in which the umask's mode lets others read it); an existing file is made
+    private too. Returns the file descriptor."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd
+
+
 def _demo_secrets(data_dir: Path) -> dict[str, str]:
     """The demo's secret key and user password, made once and kept in the data folder."""
     path = data_dir / "demo-secrets.json"
@@ -299,19 +313,26 @@ def _demo_secrets(data_dir: Path) -> dict[str, str]:
         "secret_key": secrets.token_urlsafe(32),
         "password": secrets.token_urlsafe(9),
     }
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    with os.fdopen(_private_file(path), "w") as out:
+        out.write(json.dumps(values))
     return values
 
 
-def build(data_dir: Path) -> tuple[Any, list[str]]:
+def build(data_dir: Path, *, host: str = "127.0.0.1") -> tuple[Any, list[str]]:
     """Create the demo app, its data folder and its user; return the app and a banner.
 
-    The returned app is wrapped in the session middleware (not in the signals
-    middleware: ``reqsignals run`` adds that, as it does for any app).
+    The returned app is wrapped in the session middleware, with its CSRF check on (a
+    login or logout form posted from another site's page is refused), and in a
+    ``Host`` check that answers only ``localhost``, IP addresses and *host* (against
+    DNS rebinding); not in the signals middleware: ``reqsignals run`` adds that, as it
+    does for any app. The data folder and its files are readable by this user only.
     """
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     values = _demo_secrets(data_dir)
+    # The databases hold password hashes and session keys: private before SQLite
+    # opens them (it gives its -wal and -shm files the database's mode).
+    for name in ("users.db", "sessions.db"):
+        os.close(_private_file(data_dir / name))
     backend = SQLiteBackend(str(data_dir / "users.db"))
     try:
         backend.set_password(DEMO_USERNAME, values["password"])
@@ -360,4 +381,4 @@ def build(data_dir: Path) -> tuple[Any, list[str]]:
         f"  {DEMO_MAX_FAILURES} failed logins lock a user name (or an address) out for "
         f"{DEMO_LOCKOUT_WINDOW} seconds: watch user_locked_out in the feed",
     ]
-    return auth.wrap(app), banner
+    return HostCheck(auth.wrap(app), host=host), banner
