@@ -15,10 +15,15 @@ refuses a locked username or address before any password is hashed, and the logi
 turns that ``LockedOut`` into its page. The receivers (the audit log, the timing line
 and an alert per lock) are connected in the lifespan and disconnected at shutdown.
 
-This is a demo: the users live in memory with deliberately cheap password hashing, the
-secret key has a development default, and the forms have no CSRF protection. A real app
-uses ``SQLiteBackend`` (or its own backend) with the default ``Argon2Hasher()``, a
-secret from its configuration, and CSRF tokens on every form.
+The forms are protected against cross-site request forgery by the session middleware:
+its CSRF check (on by default) refuses, with a 403 and before any view runs, a login or
+logout posted from another site's page, by the browser's ``Sec-Fetch-Site`` and
+``Origin`` headers. To require a token as well, pass ``csrf=CSRF(require_token=True)``
+and put ``csrf_input(request)`` in each form.
+
+This is a demo: the users live in memory with deliberately cheap password hashing and
+the secret key has a development default. A real app uses ``SQLiteBackend`` (or its own
+backend) with the default ``Argon2Hasher()`` and a secret from its configuration.
 """
 
 from __future__ import annotations
