@@ -13,6 +13,10 @@ variants wrap the same bare app, which reads one value and answers 200:
 - + SQLiteBackend: the same with the user in a SQLite user table.
 
 The authenticated variants also check the session hash (an HMAC) on every request.
+Then the CSRF check: the same session-only app on a MemoryStore with ``csrf=False``
+and with the check on, for a GET and for POSTs that pass each rule (and the token
+mode), printed as µs added and a ratio; and a POST to the bare app and to the signals
+middleware alone, which have no session middleware and so no check.
 Variants run one after the other, round after round, each keeping its fastest round.
 Redis runs as a real redis-server started by this script on a free port of 127.0.0.1
 and stopped at the end. Prints a Markdown table of µs per request and the ratios.
@@ -28,13 +32,16 @@ import sqlite3
 import sys
 import tempfile
 import time
+import timeit
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from benchmarks import results
 from benchmarks.sessions import receive, redis_server, scope_with, send
+from reqsignals import wrap
 from reqsignals.auth import (
+    CSRF,
     Argon2Hasher,
     CookieStore,
     MemoryBackend,
@@ -44,10 +51,18 @@ from reqsignals.auth import (
     SQLiteBackend,
     SQLiteStore,
     alogin,
+    csrf_token,
+)
+from reqsignals.auth.csrf import (
+    SECRET_KEY,
+    header_token_scope,
+    mask_token,
+    new_secret,
+    session_token_matches,
 )
 from reqsignals.auth.stores.base import SessionStore
 
-SECRET = "benchmark-secret-key"
+SECRET = "benchmark-secret-key-of-32-bytes-or-more"
 X = "\u00d7"  # the multiplication sign of the ratios
 CHEAP = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)  # setup only
 VARIANTS = ["session only", "+ MemoryBackend", "+ SQLiteBackend"]
@@ -130,6 +145,110 @@ async def measure(
     return best
 
 
+# -- the CSRF check ---------------------------------------------------------------------
+
+CSRF_VARIANTS = [
+    ("GET", "GET, any headers (a safe method: one set lookup)"),
+    ("POST sfs", "POST, Sec-Fetch-Site: same-origin (rule 1)"),
+    ("POST origin", "POST, Origin only, own origin (rule 2)"),
+    ("POST none", "POST, no browser headers (rule 3)"),
+    ("POST token", "POST, require_token=True, X-CSRF-Token header"),
+]
+
+
+async def bare_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"ok"})
+
+
+def csrf_scope(variant: str, cookie: bytes, token: str) -> dict[str, Any]:
+    headers = [(b"host", b"bench"), (b"cookie", cookie)]
+    if variant == "POST sfs":
+        headers.append((b"sec-fetch-site", b"same-origin"))
+    elif variant == "POST origin":
+        headers.append((b"origin", b"http://bench"))
+    elif variant == "POST token":
+        headers += [(b"sec-fetch-site", b"same-origin"), (b"x-csrf-token", token.encode())]
+    method = "GET" if variant == "GET" else "POST"
+    return {"type": "http", "method": method, "path": "/", "scheme": "http", "headers": headers}
+
+
+async def csrf_timer(app: Any, number: int, scope: dict[str, Any]) -> float:
+    start = time.perf_counter()
+    for _ in range(number):
+        await app(dict(scope), receive, send)
+    return (time.perf_counter() - start) / number * 1e6
+
+
+async def measure_csrf(args: Any) -> dict[str, tuple[float, float]]:
+    """variant -> (µs with the check off, µs with it on), on a MemoryStore session."""
+    store = MemoryStore()
+    token_box: list[str] = []
+
+    async def with_token(scope: dict[str, Any]) -> None:
+        token_box.append(csrf_token(scope))
+
+    plans: dict[str, tuple[Any, Any, dict[str, Any]]] = {}
+    off = SessionAuth(SECRET, store, csrf=False)
+    cookie = await cookie_after(off.wrap, with_token)
+    for variant, _ in CSRF_VARIANTS:
+        on = SessionAuth(SECRET, store, csrf=CSRF(require_token=variant == "POST token"))
+        scope = csrf_scope(variant, cookie, token_box[0])
+        plans[variant] = (off.wrap(bare_app), on.wrap(bare_app), scope)
+    # No session middleware at all: the bare app and the signals middleware alone.
+    post = csrf_scope("POST sfs", cookie, "")
+    plans["no session middleware"] = (bare_app, wrap(bare_app, interface="asgi"), post)
+    best: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for variant, (without, with_, scope) in plans.items():
+            for i, candidate in enumerate((without, with_)):
+                gc.collect()
+                t = await csrf_timer(candidate, args.number, scope)
+                pair = best.setdefault(variant, [float("inf"), float("inf")])
+                pair[i] = min(pair[i], t)
+    return {variant: (pair[0], pair[1]) for variant, pair in best.items()}
+
+
+def print_csrf(best: dict[str, tuple[float, float]], args: Any) -> list[dict[str, Any]]:
+    print(
+        f"\nThe CSRF check: MemoryStore, session only, {args.rounds} rounds of "
+        f"{args.number}, fastest round kept.\n"
+    )
+    print("| request | check off µs | check on µs | added µs | on / off |")
+    print("|---|---:|---:|---:|---:|")
+    rows = []
+    names = dict(CSRF_VARIANTS)
+    for variant, (off, on) in best.items():
+        if variant == "no session middleware":
+            continue
+        print(f"| {names[variant]} | {off:.2f} | {on:.2f} | {on - off:+.2f} | {on / off:.3f}{X} |")
+        rows.append({"request": variant, "off_us": off, "on_us": on})
+    # The check alone, without the session around it: steadier on a busy machine.
+    print("\nThe check alone (CSRF.check_scope, plus the token for require_token), ns:\n")
+    print("| request | ns |")
+    print("|---|---:|")
+    secret = new_secret()
+    for variant, _ in CSRF_VARIANTS:
+        check = CSRF(require_token=variant == "POST token")
+        scope = csrf_scope(variant, b"", mask_token(secret))
+        session = {SECRET_KEY: secret}
+
+        def once(check: CSRF = check, scope: dict[str, Any] = scope) -> None:
+            if check.check_scope(scope, secure=False) is None and check.require_token:
+                session_token_matches(session, header_token_scope(scope))
+
+        runs = min(timeit.repeat(once, number=args.number * 10, repeat=args.rounds))
+        ns = runs / (args.number * 10) * 1e9
+        print(f"| {names[variant]} | {ns:.0f} |")
+        rows.append({"request": variant, "check_alone_ns": ns})
+    bare, signals = best["no session middleware"]
+    print(
+        f"\nNo session middleware (the check lives only in it): bare app {bare:.2f} µs, "
+        f"SignalsMiddleware with no receivers {signals:.2f} µs; neither runs any CSRF code."
+    )
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rounds", type=int, default=9)
@@ -160,6 +279,7 @@ def main() -> None:
 
         best = asyncio.run(run())
         users.close()
+        csrf_best = asyncio.run(measure_csrf(args))
 
     print(
         f"Machine: Python {platform.python_version()} ({platform.python_implementation()}), "
@@ -186,6 +306,7 @@ def main() -> None:
                 "sqlite_backend_us": sql,
             }
         )
+    csrf_rows = print_csrf(csrf_best, args)
     sys.stdout.flush()
     results.write(
         args.json,
@@ -199,6 +320,7 @@ def main() -> None:
         ],
         rounds=args.rounds,
         number=args.number,
+        csrf=csrf_rows,
     )
 
 
