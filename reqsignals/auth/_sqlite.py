@@ -13,7 +13,7 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -78,15 +78,31 @@ def enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
         conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
 
 
-def _add_column(conn: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
-    present = {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
-    if column not in present:
-        try:
+def _add_column(
+    conn: sqlite3.Connection,
+    table: str,
+    column: str,
+    declaration: str,
+    fill: Callable[[sqlite3.Connection], None] | None,
+) -> None:
+    if column in _columns(conn, table):
+        return
+    # One transaction: of two processes opening an old file at once, the second waits,
+    # then finds the column there; and no process sees the column before *fill* ran.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if column not in _columns(conn, table):
             conn.execute(f'ALTER TABLE "{table}" ADD COLUMN {column} {declaration}')
-        except sqlite3.OperationalError as exc:  # pragma: no cover - a race
-            # Another process added it between our look and our ALTER.
-            if "duplicate column" not in str(exc):
-                raise
+            if fill is not None:
+                fill(conn)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')}
 
 
 class Connections:
@@ -115,6 +131,8 @@ class Connections:
         pool_size: see above.
         columns: ``(table, column, declaration)`` of columns that files made by older
             versions lack: each is added, once, when a connection finds it missing.
+        fill: ``{column: fill(conn)}``: run in the transaction that adds the column, to
+            fill it in for the rows already there.
         indexes: statements run after the columns are there (indexes on them).
     """
 
@@ -128,12 +146,14 @@ class Connections:
         pool_size: int | None = None,
         columns: Sequence[tuple[str, str, str]] = (),
         indexes: Sequence[str] = (),
+        fill: Mapping[str, Callable[[sqlite3.Connection], None]] | None = None,
     ) -> None:
         self.path = path
         self.timeout = timeout
         self.schema = tuple(schema)
         self.columns = tuple(columns)
         self.indexes = tuple(indexes)
+        self.fill = dict(fill or {})
         self.owner = owner
         self.pool_size = pool_size
         self._lock = threading.Lock()
@@ -165,7 +185,7 @@ class Connections:
             for statement in self.schema:
                 conn.execute(statement)
             for table, column, declaration in self.columns:
-                _add_column(conn, table, column, declaration)
+                _add_column(conn, table, column, declaration, self.fill.get(column))
             for statement in self.indexes:
                 conn.execute(statement)
         except BaseException:

@@ -24,7 +24,11 @@ _NOT_LISTABLE = (
 
 
 def user_index_key(user_id: Any) -> str:
-    """The text a store indexes *user_id* under: its JSON form (``1`` and ``"1"`` differ)."""
+    """The text a store indexes *user_id* under: its JSON form (``1`` and ``"1"`` differ).
+
+    It is exactly what :func:`dumps_value` stores for the value, so a store can read a
+    session's index key from its stored ``USER_ID_FIELD`` (RedisStore does).
+    """
     return json.dumps(user_id, separators=(",", ":"), ensure_ascii=False)
 
 

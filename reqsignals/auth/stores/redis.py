@@ -21,12 +21,18 @@ from .base import USER_ID_FIELD, SessionStore, dumps_value, new_session_key, use
 __all__ = ["RedisStore"]
 
 # A session is one hash: field "m" (created at) marks that it exists even when empty,
-# fields "d:<name>" hold each value as JSON, and field "u" the user index key of a
-# logged-in session's user. A user's sessions are a sorted set "<prefix>user:<id>" of
-# tokens scored by expiry (Redis's own clock); entries past their score are pruned
-# whenever the set is written or read, and the set itself expires with its last
-# session, so the index never outgrows the live sessions. Every script runs atomically.
-_INDEX = """
+# and fields "d:<name>" hold each value as JSON. The JSON of the user id (field
+# "d:_auth_user_id") is also its user index key (user_index_key), so a session written
+# before the index existed is indexed by its next write. A user's sessions are a sorted
+# set "<prefix>user:<id>" of tokens scored by expiry (Redis's own clock); entries past
+# their score are pruned whenever the set is written or read, and the set itself
+# expires with its last session, so the index never outgrows the live sessions. Every
+# script runs atomically.
+_INDEX = (
+    f"""
+local USER = 'd:{USER_ID_FIELD}'
+"""
+    + """
 local function index(idx, token, ttl)
   local now = tonumber(redis.call('TIME')[1])
   redis.call('ZREMRANGEBYSCORE', idx, '-inf', now)
@@ -34,6 +40,7 @@ local function index(idx, token, ttl)
   if redis.call('TTL', idx) < ttl then redis.call('EXPIRE', idx, ttl) end
 end
 """
+)
 # KEYS: the session. ARGV: ttl, token, index prefix, then field/value pairs to set.
 _CREATE = (
     _INDEX
@@ -41,7 +48,7 @@ _CREATE = (
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-local u = redis.call('HGET', KEYS[1], 'u')
+local u = redis.call('HGET', KEYS[1], USER)
 if u then index(ARGV[3] .. u, ARGV[2], tonumber(ARGV[1])) end
 return 1
 """
@@ -52,24 +59,27 @@ _SAVE = (
     _INDEX
     + """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local old = redis.call('HGET', KEYS[1], 'u')
+local old = redis.call('HGET', KEYS[1], USER)
 local n = tonumber(ARGV[4])
 if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 5, 4 + n)) end
 if #ARGV > 4 + n then redis.call('HSET', KEYS[1], unpack(ARGV, 5 + n)) end
 redis.call('EXPIRE', KEYS[1], ARGV[1])
-local u = redis.call('HGET', KEYS[1], 'u')
+local u = redis.call('HGET', KEYS[1], USER)
 if old and old ~= u then redis.call('ZREM', ARGV[3] .. old, ARGV[2]) end
 if u then index(ARGV[3] .. u, ARGV[2], tonumber(ARGV[1])) end
 return 1
 """
 )
 # KEYS: the session. ARGV: token, index prefix.
-_DELETE = """
-local u = redis.call('HGET', KEYS[1], 'u')
+_DELETE = (
+    _INDEX
+    + """
+local u = redis.call('HGET', KEYS[1], USER)
 redis.call('DEL', KEYS[1])
 if u then redis.call('ZREM', ARGV[2] .. u, ARGV[1]) end
 return 1
 """
+)
 # KEYS: the user's index. ARGV: the session prefix. Returns token, fields, token, ...
 _LIST = """
 local now = tonumber(redis.call('TIME')[1])
@@ -210,21 +220,15 @@ class RedisStore(SessionStore):
         args: list[Any] = [max_age, token, self._index_prefix, "m", repr(time.time())]
         for name, value in data.items():
             args += (f"d:{name}", dumps_value(name, value))
-        if USER_ID_FIELD in data:
-            args += ("u", user_index_key(data[USER_ID_FIELD]))
         return args
 
     def _save_args(
         self, token: str, changed: Mapping[str, Any], deleted: Collection[str], max_age: int
     ) -> list[Any]:
         removed = [f"d:{name}" for name in deleted]
-        if USER_ID_FIELD in deleted:
-            removed.append("u")
         args: list[Any] = [max_age, token, self._index_prefix, len(removed), *removed]
         for name, value in changed.items():
             args += (f"d:{name}", dumps_value(name, value))
-        if USER_ID_FIELD in changed:
-            args += ("u", user_index_key(changed[USER_ID_FIELD]))
         return args
 
     def _sessions_of(self, found: list[Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sqlite3
@@ -103,6 +104,9 @@ class SQLiteStore(SessionStore):
                 f"CREATE INDEX IF NOT EXISTS {table}_user ON {table} (user_id) "
                 "WHERE user_id IS NOT NULL"
             ],
+            # Their logged-in sessions are indexed at once, not on their next write:
+            # one never used again (a lost laptop) can still be listed and ended.
+            fill={"user_id": self._fill_user_ids},
         )
         # Threads start only when async callers need them.
         self._executor = self._new_executor()
@@ -111,6 +115,19 @@ class SQLiteStore(SessionStore):
 
     def __repr__(self) -> str:
         return f"SQLiteStore({str(self.path)!r})"
+
+    def _fill_user_ids(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute(
+            f"SELECT key, data FROM {self.table} WHERE instr(data, ?) > 0",
+            (json.dumps(USER_ID_FIELD),),
+        ).fetchall()
+        filled = []
+        for key, text in rows:
+            with contextlib.suppress(ValueError, AttributeError):
+                user = _user_of(json.loads(text))
+                if user is not None:
+                    filled.append((user, key))
+        conn.executemany(f"UPDATE {self.table} SET user_id = ? WHERE key = ?", filled)
 
     def _conn(self) -> sqlite3.Connection:
         # Each thread has its own connection: see _sqlite.Connections.
