@@ -30,8 +30,16 @@ def open_store(spec: str, prefix: str | None) -> Any:
             from .auth.stores.redis import RedisStore
         except ImportError as exc:  # pragma: no cover - the redis extra is missing
             raise StoreError(f"a Redis store needs the redis extra ({exc})") from None
-        return RedisStore(spec, **({"prefix": prefix} if prefix is not None else {}))
+        try:
+            return RedisStore(spec, **({"prefix": prefix} if prefix is not None else {}))
+        except ValueError as exc:  # the message hides the URL's password
+            raise StoreError(str(exc)) from None
     path = spec.removeprefix("sqlite://").removeprefix("sqlite:")
+    if "://" in path:  # a URL of another scheme: never echoed, it may hold a password
+        raise StoreError(
+            "--store takes a SQLite file or a redis://, rediss:// or unix:// URL, got a "
+            f"{path.partition('://')[0][:20]!r} URL"
+        )
     if not path:
         raise StoreError(f"--store needs a SQLite file or a redis:// URL, got {spec!r}")
     from pathlib import Path
@@ -45,7 +53,9 @@ def open_store(spec: str, prefix: str | None) -> Any:
 
 def _user_id(text: str) -> int | str:
     # Ids kept in sessions are ints for the built-in backends: digits mean an int.
-    return int(text) if text.isdigit() else text
+    # ASCII digits only: str.isdigit() also takes "²" (which int() refuses) and
+    # other scripts' digits (which int() reads as another user's id).
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def add_parser(sub: Any) -> None:

@@ -16,6 +16,7 @@ import dataclasses
 import datetime
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Mapping, MutableMapping
@@ -34,6 +35,12 @@ SESSION_LAST_SEEN = "_auth_last_seen"
 REVOKED_SENDER = "reqsignals.auth"
 #: User agents longer than this are cut: the record must stay small.
 MAX_USER_AGENT = 256
+#: Client addresses longer than this are cut (a proxy header can make it any text).
+MAX_CLIENT = 100
+
+# C0 and C1 control characters and DEL: never shown as they are (a terminal would run
+# an escape sequence in a user agent that ``reqsignals sessions list`` prints).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 _ID_PURPOSE = b"reqsignals.auth.session_id\x00"
 
@@ -49,8 +56,11 @@ class SessionInfo:
             a page or a receiver that shows ids leaks nothing.
         created: when the user logged in on it (UTC), if known.
         last_seen: its last use (UTC), exact to ``SessionAuth.last_seen_interval``.
-        client: the client address it logged in from, if known.
+        client: the client address it logged in from, if known (at most 100
+            characters).
         user_agent: the ``User-Agent`` it logged in with (at most 256 characters).
+            In both, each control character is replaced by U+FFFD, so either can be
+            printed to a terminal as it is (escape it for HTML as any text).
         current: whether it is the session of the request that asked.
     """
 
@@ -68,8 +78,9 @@ def _when(value: object) -> datetime.datetime | None:
     return None
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _text(value: object, limit: int) -> str | None:
+    """*value* cut to *limit* characters, each control character shown as U+FFFD."""
+    return _CONTROL.sub("\ufffd", value[:limit]) if isinstance(value, str) else None
 
 
 def session_id(token: str, data: Mapping[str, Any]) -> str:
@@ -89,8 +100,8 @@ def session_info(token: str, data: Mapping[str, Any], current: bool) -> SessionI
         id=session_id(token, data),
         created=_when(meta.get("created")),
         last_seen=_when(data.get(SESSION_LAST_SEEN)) or _when(meta.get("created")),
-        client=_text(meta.get("client")),
-        user_agent=_text(meta.get("ua")),
+        client=_text(meta.get("client"), MAX_CLIENT),
+        user_agent=_text(meta.get("ua"), MAX_USER_AGENT),
         current=current,
     )
 
@@ -123,12 +134,12 @@ def touch(session: MutableMapping[str, Any], interval: float) -> None:
 
 
 def client_address(space: Mapping[str, Any]) -> str | None:
-    """The peer address of a WSGI environ or an ASGI scope."""
+    """The peer address of a WSGI environ or an ASGI scope, cut to 100 characters."""
     if "type" in space:
         client = space.get("client")
-        return str(client[0]) if client else None
+        return _text(str(client[0]), MAX_CLIENT) if client else None
     addr = space.get("REMOTE_ADDR")
-    return str(addr) if addr else None
+    return _text(str(addr), MAX_CLIENT) if addr else None
 
 
 def user_agent(space: Mapping[str, Any]) -> str | None:
@@ -141,9 +152,7 @@ def user_agent(space: Mapping[str, Any]) -> str | None:
                 break
     else:
         value = space.get("HTTP_USER_AGENT")
-    if not isinstance(value, str):
-        return None
-    return value[:MAX_USER_AGENT]
+    return _text(value, MAX_USER_AGENT)
 
 
 def _ended(found: list[tuple[str, dict[str, Any]]], keep: str | None) -> list[tuple[str, str]]:

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
-from reqsignals.auth import SessionAuth, SQLiteStore
+import pytest
+
+from reqsignals.auth import RedisStore, SessionAuth, SQLiteStore
+from reqsignals.auth._tracking import record_login, session_info
 
 from .conftest import StoreFactory
 from .user_sessions_app import SECRET
@@ -84,3 +90,85 @@ def test_stores_opening_an_old_file_at_once_each_see_it_migrated(tmp_path: Path)
         assert list(pool.map(count, stores)) == [50] * len(stores)
     for store in stores:
         store.close()
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reqsignals", "sessions", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def test_the_cli_takes_only_ascii_digits_for_an_integer_id(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    twelve = store.create({"_auth_user_id": 12}, 600)
+    for odd in ("²", "١٢"):  # str.isdigit() is true for both
+        result = _cli("--store", "s.db", "revoke", odd, cwd=tmp_path)
+        assert (result.returncode, result.stderr) == (0, "")
+        assert result.stdout == f"revoked 0 sessions of user {odd}\n"
+    assert store.load(twelve) is not None
+    store.close()
+
+
+def test_the_cli_prints_no_control_character_of_a_recorded_client(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    record = {"id": "i", "created": 1.0, "client": "10.0.0.1\x1b[2J", "ua": "UA\x1b]0;x\x07"}
+    store.create({"_auth_user_id": 1, "_auth_session": record}, 600)
+    store.close()
+    result = _cli("--store", "s.db", "list", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\x1b" not in result.stdout
+    assert "\x07" not in result.stdout
+    assert "client=10.0.0.1\ufffd[2J" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:notaport/0?password=hunter2",
+        "redis://:hunter2@[::1/0",
+        "unix://:hunter2@/tmp/x.sock?db=x",
+    ],
+)
+def test_a_bad_redis_url_is_a_clear_error_without_its_password(url: str, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is not a Redis URL") as caught:
+        RedisStore(url)
+    assert "hunter2" not in str(caught.value)
+    if "[" in url:  # not even a URL: nothing of it is shown
+        assert str(caught.value).startswith("url= <unparsable URL> is not")
+    result = _cli("--store", url, "list", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not a Redis URL" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_the_cli_does_not_echo_a_url_of_another_scheme(tmp_path: Path) -> None:
+    result = _cli("--store", "redis+tls://:hunter2@cache/0", "list", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "takes a SQLite file or a redis://" in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_a_recorded_client_and_user_agent_are_cut_and_show_no_control_character() -> None:
+    session: dict[str, Any] = {}
+    record_login(
+        session, {"REMOTE_ADDR": "1" * 500 + "\n", "HTTP_USER_AGENT": "a\x00b\x1bc\x7fd\x85e"}
+    )
+    meta = session["_auth_session"]
+    assert meta["client"] == "1" * 100
+    assert meta["ua"] == "a\ufffdb\ufffdc\ufffdd\ufffde"
+    scope = {"type": "http", "client": ("x\x1b" * 80, 1), "headers": [(b"user-agent", b"u\r")]}
+    record_login(session, scope)
+    meta = session["_auth_session"]
+    assert meta["client"] == "x\ufffd" * 50
+    assert meta["ua"] == "u\ufffd"
+    # A record written before these rules is shown by the same rules.
+    session["_auth_session"] = {"id": "i", "client": "c\x1b" * 99, "ua": "\x9b" + "u" * 300}
+    info = session_info("token", session, False)
+    assert info.client == "c\ufffd" * 50
+    assert info.user_agent == "\ufffd" + "u" * 255

@@ -12,6 +12,7 @@ from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 import redis
 import redis.asyncio
+import redis.connection
 import redis.exceptions
 
 from ...signals import connection_created
@@ -146,6 +147,9 @@ class RedisStore(SessionStore):
             and ``socket_connect_timeout`` default to 5 seconds so a dead server fails
             the request instead of hanging it.
 
+    Raises:
+        ValueError: *url* is not a URL redis-py can use (the message hides its password).
+
     Example::
 
         store = RedisStore("redis://cache.internal:6379/2", prefix="shop:session:")
@@ -159,6 +163,10 @@ class RedisStore(SessionStore):
         prefix: str = "reqsignals:session:",
         **client_options: Any,
     ) -> None:
+        try:
+            redis.connection.parse_url(url)  # type: ignore[no-untyped-call]  # as from_url() will
+        except ValueError as exc:
+            raise ValueError(f"url= {_redact(url)} is not a Redis URL: {exc}") from None
         self.url = url
         self.prefix = prefix
         self.client_options: dict[str, Any] = {
