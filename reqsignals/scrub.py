@@ -22,6 +22,7 @@ This module uses the standard library only.
 from __future__ import annotations
 
 import collections
+import contextlib
 import copy
 import dataclasses
 import re
@@ -424,6 +425,9 @@ class _Scrubber:
                     object.__setattr__(copied, name, new)
         except Exception:
             self.memo[id(value)] = (value, MASK)
+            # A copy already reached through a cycle must not keep what was not scrubbed.
+            with contextlib.suppress(Exception):
+                vars(copied).clear()
             return MASK
         return copied
 

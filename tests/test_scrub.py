@@ -883,3 +883,40 @@ def test_the_signal_log_line_of_a_failed_login_with_a_dataclass_has_no_password(
     )
     assert "hunter2" not in line
     assert "ada" in line
+
+
+class Unbuildable(tuple):  # type: ignore[type-arg]
+    """A named-tuple look-alike whose _make refuses the scrubbed members."""
+
+    _fields = ("user", "token")
+
+    @classmethod
+    def _make(cls, members: Any) -> Any:
+        raise TypeError("no")
+
+
+class Guarded:
+    """An instance attribute shadowed by a read-only property: it cannot be set."""
+
+    def __init__(self) -> None:
+        self.__dict__["note"] = {"password": "hunter2"}
+
+    @property
+    def note(self) -> Any:
+        return self.__dict__["note"]
+
+
+def test_what_cannot_be_rebuilt_or_set_is_masked_whole() -> None:
+    assert scrub_credentials({"t": Unbuildable(("ada", "hunter2"))}) == {"t": MASK}
+    assert scrub_credentials({"g": Guarded()}) == {"g": MASK}
+
+
+def test_a_singleton_holding_a_secret_is_masked() -> None:
+    import enum
+
+    class Key(enum.Enum):
+        A = 1
+
+    Key.A.secret = "hunter2"  # type: ignore[attr-defined]
+    assert scrub_credentials({"k": Key.A}) == {"k": MASK}
+    assert Key.A.secret == "hunter2"  # type: ignore[attr-defined]
