@@ -20,6 +20,11 @@ middleware alone, which have no session middleware and so no check.
 Variants run one after the other, round after round, each keeping its fastest round.
 Redis runs as a real redis-server started by this script on a free port of 127.0.0.1
 and stopped at the end. Prints a Markdown table of µs per request and the ratios.
+
+Then the brute-force lock-out (``benchmarks/lockout.py``): what its check adds to a
+failed login, per counter, and what it adds to requests that do not log in.
+``--part sessions`` runs only the tables above, ``--part lockout`` only the lock-out's,
+``--part instructions`` the lock-out's in callgrind instructions (needs valgrind).
 """
 
 from __future__ import annotations
@@ -254,7 +259,15 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--number", type=int, default=2000)
     parser.add_argument("--json", help="also write the results here, for benchmarks.report")
+    parser.add_argument(
+        "--part", choices=["all", "sessions", "lockout", "instructions"], default="all"
+    )
     args = parser.parse_args()
+    if args.part in ("lockout", "instructions"):
+        from benchmarks import lockout
+
+        lockout.run(args)
+        return
 
     with redis_server() as redis_url, tempfile.TemporaryDirectory() as tmp:
         memory = MemoryBackend(hasher=CHEAP)
@@ -322,6 +335,10 @@ def main() -> None:
         number=args.number,
         csrf=csrf_rows,
     )
+    if args.part == "all":
+        from benchmarks import lockout
+
+        lockout.run(args, write_json=False)
 
 
 if __name__ == "__main__":

@@ -367,3 +367,22 @@ def test_redis_prefix_is_literal_when_listing(redis_server: Server) -> None:
     assert [lock.key for lock in plain.locks()] == [USER.key]
     for counter in (tricky, plain):
         counter.close()
+
+
+def test_redis_sends_its_scripts_again_after_a_script_flush(redis_server: Server) -> None:
+    counter = RedisCounter(redis_server.url, prefix=f"flush:{token()}:")
+
+    async def main() -> None:
+        t = token()
+        counter.client.script_flush()
+        assert await counter.abegin([USER], t, 60) is None
+        counter.client.script_flush()
+        assert await counter.afail([USER], t, 60) == []
+        counter.client.script_flush()
+        await counter.asucceed([USER.key], [], t)
+        counter.client.script_flush()
+        assert counter.begin([USER], token(), 60) is None
+        await counter.aclose()
+
+    asyncio.run(main())
+    assert [lock.failures for lock in counter.locks()] == [1]

@@ -229,3 +229,33 @@ def test_session_auth_takes_true_false_or_a_lockout() -> None:
 
 def test_recorder_type() -> None:
     assert Recorder().stats()["verifies"] == 0
+
+
+def test_a_locked_out_after_the_response_started_is_the_servers_to_report() -> None:
+    auth = SessionAuth("s" * 32, MemoryStore(), lockout=Lockout())
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        raise LockedOut("username", 5)
+
+    async def websocket_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise LockedOut("client", 5)
+
+    async def main() -> None:
+        sent: list[Any] = []
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        async def receive() -> Any:
+            return {"type": "http.request", "body": b""}
+
+        http = {"type": "http", "method": "POST", "path": "/", "headers": [], "scheme": "http"}
+        with pytest.raises(LockedOut):
+            await auth.wrap(app)(http, receive, send)
+        assert [m["type"] for m in sent] == ["http.response.start"]
+        ws = {"type": "websocket", "path": "/", "headers": [], "scheme": "ws"}
+        with pytest.raises(LockedOut):
+            await auth.wrap(websocket_app)(ws, receive, send)
+
+    asyncio.run(main())

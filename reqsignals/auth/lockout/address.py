@@ -13,6 +13,7 @@ count.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -26,6 +27,7 @@ _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 MAX_FORWARDED_LENGTH = 4096
 
 
+@functools.lru_cache(maxsize=4096)  # peers repeat: parse each address once
 def _ip(text: str) -> _Address | None:
     text = text.strip()
     if text.startswith("[") and "]" in text:  # "[2001:db8::1]:443"
@@ -45,8 +47,11 @@ def normalise_address(text: str) -> str | None:
     """The form an address is counted under: IPv4 as is, IPv6 as its ``/64`` network,
     IPv4-mapped IPv6 as the IPv4 address; ``None`` for what is not an IP address."""
     address = _ip(text)
-    if address is None:
-        return None
+    return None if address is None else _counted(address)
+
+
+@functools.lru_cache(maxsize=4096)
+def _counted(address: _Address) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((address, 64), strict=False))
     return str(address)
@@ -127,7 +132,7 @@ def client_address(request: Any, trusted: ProxyList) -> str | None:
     if peer_ip is None:
         return peer[:100]  # not an IP (a test server's name): counted as it is
     if not trusted or not trusted.trusts(peer_ip) or not forwarded:
-        return normalise_address(peer)
+        return _counted(peer_ip)
     if len(forwarded) > MAX_FORWARDED_LENGTH:  # keep the right end, whole entries only
         forwarded = forwarded[-MAX_FORWARDED_LENGTH:].partition(",")[2]
     found = peer_ip
@@ -138,4 +143,4 @@ def client_address(request: Any, trusted: ProxyList) -> str | None:
         found = ip
         if not trusted.trusts(ip):
             break
-    return normalise_address(str(found))
+    return _counted(found)
