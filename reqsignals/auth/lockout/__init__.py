@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import secrets
+import os
 import unicodedata
 import weakref
 from collections.abc import Iterable, Mapping
@@ -162,6 +162,11 @@ class Attempt:
     counts: tuple[Count, ...]
 
 
+def _token() -> str:
+    # An attempt's id: 64 random bits, unique enough among the attempts of one window.
+    return os.urandom(8).hex()
+
+
 def _seconds(value: float) -> int:
     # Retry-After takes whole seconds; never 0 while the lock holds.
     return max(1, math.ceil(value))
@@ -292,7 +297,7 @@ class Lockout:
             LockedOut: the username or the address is locked (nothing recorded).
             LockoutUnavailable: the counter cannot be reached.
         """
-        attempt = Attempt(secrets.token_urlsafe(12), self.counts(request, credentials))
+        attempt = Attempt(_token(), self.counts(request, credentials))
         if attempt.counts:
             refused = self.counter.begin(attempt.counts, attempt.token, self.window)
             if refused is not None:
@@ -301,7 +306,7 @@ class Lockout:
 
     async def abegin(self, request: Any, credentials: Mapping[str, Any]) -> Attempt:
         """Async twin of :meth:`begin`."""
-        attempt = Attempt(secrets.token_urlsafe(12), self.counts(request, credentials))
+        attempt = Attempt(_token(), self.counts(request, credentials))
         if attempt.counts:
             refused = await self.counter.abegin(attempt.counts, attempt.token, self.window)
             if refused is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -96,6 +97,11 @@ class ProxyList:
         return any(address.version == n.version and address in n for n in self.networks)
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: A dotted quad as servers write it (``"192.0.2.1"``): counted as it is, unparsed.
+_plain_ipv4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}").fullmatch
+
+
 def _space(request: Any) -> Mapping[str, Any]:
     for attr in ("scope", "environ"):
         space = getattr(request, attr, None)
@@ -128,6 +134,8 @@ def client_address(request: Any, trusted: ProxyList) -> str | None:
     peer, forwarded = _peer_and_forwarded(_space(request))
     if peer is None:
         return None
+    if not trusted and _plain_ipv4(peer):
+        return peer  # the common case, without parsing: a server writes it canonically
     peer_ip = _ip(peer)
     if peer_ip is None:
         return peer[:100]  # not an IP (a test server's name): counted as it is
