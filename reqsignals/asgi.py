@@ -112,15 +112,16 @@ class SignalsMiddleware(HasSender):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The fast path: nothing to tell anyone, or not ours to tell (another instance
         # took the request: only possible once a second instance exists).
+        kind = scope.get("type")  # a scope without one is not ours; the app may reject it
+        nesting = Nesting.possible
         if (
             not (request_started.active or got_request_exception.active or request_finished.active)
-            # .get: a scope without "type" is not ours either; the app may reject it.
-            or scope.get("type") not in self._kinds
-            or (Nesting.possible and SENT_KEY in scope)
+            or kind not in self._kinds
+            or (nesting and SENT_KEY in scope)
         ):
             await self.app(scope, receive, send)
             return
-        if Nesting.possible:
+        if nesting:
             scope[SENT_KEY] = self
         if self._sender_unsettled:
             self._settle_sender(scope)
@@ -143,7 +144,7 @@ class SignalsMiddleware(HasSender):
                     await pending
             try:
                 await self.app(
-                    scope, receive, response.send if scope["type"] == "http" else response.ws_send
+                    scope, receive, response.send if kind == "http" else response.ws_send
                 )
             except Exception as exc:
                 # Includes OSError from send() after a disconnect (ASGI spec 2.4):
@@ -152,7 +153,7 @@ class SignalsMiddleware(HasSender):
                     response.status = _SERVER_ERROR
                 await self._report(scope, exc)
                 raise
-            if Nesting.possible:
+            if nesting:
                 handled = scope.get(HANDLED_KEY)
                 if handled is not None:
                     # The framework answered an exception with an error response of
