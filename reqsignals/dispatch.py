@@ -59,11 +59,18 @@ _Plan = tuple[tuple[tuple[Any, bool, bool], ...], bool, str | None, tuple[Any, .
 class _Memo:
     """What Signal.send_fast remembers of its last send (never changed: replaced)."""
 
-    __slots__ = ("cache", "calls", "names", "sender", "walk")
+    __slots__ = ("awaits", "cache", "calls", "names", "sender", "walk")
 
     def __init__(
-        self, cache: Any, sender: Any, names: Any, calls: Any, walk: Callable[..., Any]
+        self,
+        cache: Any,
+        sender: Any,
+        names: Any,
+        calls: Any,
+        walk: Callable[..., Any],
+        awaits: bool,
     ) -> None:
+        self.awaits = awaits
         self.cache = cache
         self.sender = sender
         self.names = names
@@ -71,7 +78,7 @@ class _Memo:
         self.walk = walk
 
 
-_NO_MEMO = _Memo(None, _Memo, None, (), lambda *args: None)
+_NO_MEMO = _Memo(None, _Memo, None, (), lambda *args: None, False)
 
 
 class _Entry(NamedTuple):
@@ -425,6 +432,13 @@ class Signal:
         # from one sender with one names tuple finds them with a few attribute reads.
         memo = self._memo
         if memo.sender is sender and memo.names is names and memo.cache is self._cache:
+            if memo.awaits:
+                # The async walker, for a caller in a running loop; in a thread without
+                # one, _send_fast runs the receivers itself.
+                try:
+                    asyncio.get_running_loop()
+                except RuntimeError:
+                    return self._send_fast(sender, names, values)
             return memo.walk(self, memo.calls, sender, values)  # type: ignore[no-any-return]
         return self._send_fast(sender, names, values)
 
@@ -438,7 +452,7 @@ class Signal:
             if only is not None:
                 calls = items
             walk = walkers[{None: 0, "weak": 2, "strong": 3}[only]]
-            self._memo = _Memo(cache, sender, names, calls, walk)
+            self._memo = _Memo(cache, sender, names, calls, walk, False)
             walk(self, calls, sender, values)
             return None
         try:
@@ -446,6 +460,7 @@ class Signal:
         except RuntimeError:
             self._run_sync(walkers[0], calls, sender, values, "send_fast")
             return None
+        self._memo = _Memo(cache, sender, names, calls, walkers[1], True)
         return walkers[1](self, calls, sender, values)
 
     def _run_sync(
