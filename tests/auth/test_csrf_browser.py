@@ -68,6 +68,9 @@ def test_forged_login_from_another_port_is_refused_in_chromium(tmp_path: Path) -
             browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
             try:
                 context = browser.new_context()
+                feed = context.new_page()
+                feed.goto(f"{demo.url}/feed")
+                expect(feed.locator("body")).to_have_attribute("data-feed", "open")
                 page = context.new_page()
                 with page.expect_response(
                     lambda r: r.url == f"{demo.url}/login" and r.request.method == "POST"
@@ -79,6 +82,9 @@ def test_forged_login_from_another_port_is_refused_in_chromium(tmp_path: Path) -
                 assert response.status == 403
                 assert "set-cookie" not in response.all_headers()
                 expect(page.locator("body")).to_contain_text("Forbidden")
+                refused = feed.locator('#feed li[data-signal="csrf_failed"]')
+                expect(refused).to_have_count(1)
+                expect(refused).to_contain_text("Sec-Fetch-Site: same-site")
                 assert not [c for c in context.cookies(demo.url) if c["name"] == "session"]
                 page.goto(f"{demo.url}/")
                 expect(page.locator("#who-anon")).to_be_visible()
