@@ -155,8 +155,32 @@ def user_agent(space: Mapping[str, Any]) -> str | None:
     return _text(value, MAX_USER_AGENT)
 
 
-def _ended(found: list[tuple[str, dict[str, Any]]], keep: str | None) -> list[tuple[str, str]]:
-    return [(token, session_id(token, data)) for token, data in found if token != keep]
+def end_session(
+    store: SessionStore, token: str, sid: str, user_id: Any, reason: str, request: Any
+) -> bool:
+    """Delete the session under *token*; if this call deleted it, send ``session_revoked``.
+
+    Of two callers ending one session at once (two processes, two admins) only one
+    deletes it, so each ended session is reported once. Returns whether this one did.
+    """
+    if not store.discard(token):
+        return False
+    session_revoked.send_robust(
+        REVOKED_SENDER, request=request, user_id=user_id, session_id=sid, reason=reason
+    )
+    return True
+
+
+async def aend_session(
+    store: SessionStore, token: str, sid: str, user_id: Any, reason: str, request: Any
+) -> bool:
+    """Async twin of :func:`end_session` (``session_revoked`` with ``asend_robust``)."""
+    if not await store.adiscard(token):
+        return False
+    await session_revoked.asend_robust(
+        REVOKED_SENDER, request=request, user_id=user_id, session_id=sid, reason=reason
+    )
+    return True
 
 
 def end_sessions(
@@ -171,13 +195,12 @@ def end_sessions(
 
     ``session_revoked`` is sent for each, once it is gone from the store.
     """
-    ended = _ended(store.user_sessions(user_id), keep)
-    for token, sid in ended:
-        store.delete(token)
-        session_revoked.send_robust(
-            REVOKED_SENDER, request=request, user_id=user_id, session_id=sid, reason=reason
-        )
-    return len(ended)
+    ended = 0
+    for token, data in store.user_sessions(user_id):
+        if token != keep:
+            sid = session_id(token, data)
+            ended += end_session(store, token, sid, user_id, reason, request)
+    return ended
 
 
 async def aend_sessions(
@@ -188,14 +211,13 @@ async def aend_sessions(
     request: Any = None,
     keep: str | None = None,
 ) -> int:
-    """Async twin of :func:`end_sessions` (``session_revoked`` with ``asend_robust``)."""
-    ended = _ended(await store.auser_sessions(user_id), keep)
-    for token, sid in ended:
-        await store.adelete(token)
-        await session_revoked.asend_robust(
-            REVOKED_SENDER, request=request, user_id=user_id, session_id=sid, reason=reason
-        )
-    return len(ended)
+    """Async twin of :func:`end_sessions`."""
+    ended = 0
+    for token, data in await store.auser_sessions(user_id):
+        if token != keep:
+            sid = session_id(token, data)
+            ended += await aend_session(store, token, sid, user_id, reason, request)
+    return ended
 
 
 def infos(found: list[tuple[str, dict[str, Any]]], current: str | None) -> list[SessionInfo]:

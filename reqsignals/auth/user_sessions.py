@@ -21,11 +21,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..signals import session_revoked
 from ._tracking import (
-    REVOKED_SENDER,
     SessionInfo,
+    aend_session,
     aend_sessions,
+    end_session,
     end_sessions,
     infos,
     same_id,
@@ -43,7 +43,7 @@ from .flow import (
     logout,
     update_user_sessions_hash,
 )
-from .sessions import Session, get_auth, get_session
+from .sessions import get_auth, get_session
 from .users import session_auth_hash_matches
 
 __all__ = [
@@ -106,15 +106,18 @@ async def alist_sessions(request: Any, user: Any = None) -> list[SessionInfo]:
     return _live(request, me, await get_auth(request).store.auser_sessions(_user_id(me)))
 
 
-def _find(request: Any, found: list[tuple[str, dict[str, Any]]], wanted: object) -> str | None:
+def _find(found: list[tuple[str, dict[str, Any]]], wanted: object) -> str | None:
     for token, data in found:
         if same_id(session_id(token, data), wanted):
             return token
     return None
 
 
-def _end_current(request: Any, session: Session) -> None:
-    _logged_out(request, session)
+def _me(request: Any, me: Any) -> tuple[Any, str | None]:
+    """The user id of the request's user, and the request's session key (if in)."""
+    if not getattr(me, "is_authenticated", False):
+        return None, None
+    return _user_id(me), get_session(request).key
 
 
 def revoke_session(request: Any, session_id: str) -> bool:
@@ -126,45 +129,36 @@ def revoke_session(request: Any, session_id: str) -> bool:
 
     Returns:
         ``True`` if the session was ended; ``False`` if the user has no such session
-        (an unknown id and another user's id look the same) or nobody is logged in.
+        (an unknown id and another user's id look the same), it was ended meanwhile,
+        or nobody is logged in.
 
     Raises:
         RuntimeError: the store keeps no sessions on the server (:class:`CookieStore`).
     """
-    me = get_user(request)
-    if not getattr(me, "is_authenticated", False):
+    user_id, current = _me(request, get_user(request))
+    if user_id is None:
         return False
-    store, session = get_auth(request).store, get_session(request)
-    user_id = _user_id(me)
-    token = _find(request, store.user_sessions(user_id), session_id)
+    store = get_auth(request).store
+    token = _find(store.user_sessions(user_id), session_id)
     if token is None:
         return False
-    if token == session.key:
-        _end_current(request, session)
-    store.delete(token)
-    session_revoked.send_robust(
-        REVOKED_SENDER, request=request, user_id=user_id, session_id=session_id, reason="revoked"
-    )
-    return True
+    if token == current:
+        _logged_out(request, get_session(request))
+    return end_session(store, token, session_id, user_id, "revoked", request)
 
 
 async def arevoke_session(request: Any, session_id: str) -> bool:
     """Async twin of :func:`revoke_session`."""
-    me = await aget_user(request)
-    if not getattr(me, "is_authenticated", False):
+    user_id, current = _me(request, await aget_user(request))
+    if user_id is None:
         return False
-    store, session = get_auth(request).store, get_session(request)
-    user_id = _user_id(me)
-    token = _find(request, await store.auser_sessions(user_id), session_id)
+    store = get_auth(request).store
+    token = _find(await store.auser_sessions(user_id), session_id)
     if token is None:
         return False
-    if token == session.key:
-        _end_current(request, session)
-    await store.adelete(token)
-    await session_revoked.asend_robust(
-        REVOKED_SENDER, request=request, user_id=user_id, session_id=session_id, reason="revoked"
-    )
-    return True
+    if token == current:
+        _logged_out(request, get_session(request))
+    return await aend_session(store, token, session_id, user_id, "revoked", request)
 
 
 def logout_everywhere(request: Any, keep_current: bool = True) -> int:

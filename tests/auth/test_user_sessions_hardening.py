@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import subprocess
@@ -15,7 +16,10 @@ from typing import Any
 import pytest
 
 from reqsignals.auth import RedisStore, SessionAuth, SQLiteStore
-from reqsignals.auth._tracking import record_login, session_info
+from reqsignals.auth._tracking import record_login, session_id, session_info
+from reqsignals.auth.stores.base import SessionStore
+from reqsignals.signals import session_revoked
+from reqsignals.testing import capture
 
 from .conftest import StoreFactory
 from .user_sessions_app import SECRET
@@ -172,3 +176,46 @@ def test_a_recorded_client_and_user_agent_are_cut_and_show_no_control_character(
     info = session_info("token", session, False)
     assert info.client == "c\ufffd" * 50
     assert info.user_agent == "\ufffd" + "u" * 255
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_two_revocations_at_once_report_each_session_once(
+    kind: str, make_store: StoreFactory
+) -> None:
+    store = make_store(kind)
+    tokens = [store.create(LOGGED_IN, 600) for _ in range(3)]
+    listed = threading.Barrier(2)
+    real = store.user_sessions
+
+    def user_sessions(user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+        found = real(user_id)
+        listed.wait(10)  # both admins have listed the sessions before either ends one
+        return found
+
+    store.user_sessions = user_sessions  # type: ignore[method-assign]
+    auth = SessionAuth(SECRET, store)
+    with capture(session_revoked) as sent, ThreadPoolExecutor(2) as pool:
+        counts = list(pool.map(auth.revoke_user_sessions, [7, 7]))
+    assert sum(counts) == 3
+    assert sorted(s.kwargs["session_id"] for s in sent) == sorted(
+        session_id(t, LOGGED_IN) for t in tokens
+    )
+
+
+def test_a_store_of_your_own_gets_discard_from_delete_and_exists() -> None:
+    class DictStore(SessionStore):
+        def __init__(self) -> None:
+            self.data: dict[str, dict[str, Any]] = {"t": {"n": 1}, "u": {"n": 2}}
+
+        def load(self, token: str) -> dict[str, Any] | None:
+            return self.data.get(token)
+
+        def delete(self, token: str) -> None:
+            self.data.pop(token, None)
+
+    store = DictStore()
+    assert store.discard("t") is True
+    assert store.discard("t") is False
+    assert asyncio.run(store.adiscard("u")) is True
+    assert asyncio.run(store.adiscard("u")) is False
+    assert store.data == {}

@@ -80,6 +80,8 @@ class SessionStore:
             sees it. Return the token to send, or ``None`` if the session no longer
             exists (deleted or expired meanwhile): then nothing was written.
         delete(token): forget the session; unknown tokens are ignored.
+        discard(token): :meth:`delete`, and whether this call is the one that deleted
+            it (of two processes ending one session at once, only one is told so).
         exists(token): whether :meth:`load` would find it.
         user_sessions(user_id): ``[(token, data), ...]`` of the live sessions whose
             ``USER_ID_FIELD`` is *user_id* (server-side stores keep an index for it).
@@ -120,6 +122,16 @@ class SessionStore:
     def delete(self, token: str) -> None:
         """Forget the session; an unknown token is ignored."""
         raise NotImplementedError
+
+    def discard(self, token: str) -> bool:
+        """Forget the session; ``True`` if it existed and this call deleted it.
+
+        The built-in stores answer atomically; this default (for stores of your own)
+        asks :meth:`exists` first, so two callers at once may both be told ``True``.
+        """
+        found = self.exists(token)
+        self.delete(token)
+        return found
 
     def exists(self, token: str) -> bool:
         """Whether :meth:`load` would find the session."""
@@ -162,6 +174,12 @@ class SessionStore:
     async def adelete(self, token: str) -> None:
         """Async twin of :meth:`delete`."""
         self.delete(token)
+
+    async def adiscard(self, token: str) -> bool:
+        """Async twin of :meth:`discard`."""
+        found = await self.aexists(token)
+        await self.adelete(token)
+        return found
 
     async def aexists(self, token: str) -> bool:
         """Async twin of :meth:`exists`."""

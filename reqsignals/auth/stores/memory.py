@@ -90,8 +90,13 @@ class MemoryStore(SessionStore):
         return token
 
     def delete(self, token: str) -> None:
+        self.discard(token)
+
+    def discard(self, token: str) -> bool:
         with self._lock:
+            live = self._live(token, time.time()) is not None
             self._drop(token)
+        return live
 
     def user_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
         now = time.time()

@@ -71,14 +71,13 @@ if u then index(ARGV[3] .. u, ARGV[2], tonumber(ARGV[1])) end
 return 1
 """
 )
-# KEYS: the session. ARGV: token, index prefix.
+# KEYS: the session. ARGV: token, index prefix. Returns 1 if it existed, else 0.
 _DELETE = (
     _INDEX
     + """
 local u = redis.call('HGET', KEYS[1], USER)
-redis.call('DEL', KEYS[1])
 if u then redis.call('ZREM', ARGV[2] .. u, ARGV[1]) end
-return 1
+return redis.call('DEL', KEYS[1])
 """
 )
 # KEYS: the user's index. ARGV: the session prefix. Returns token, fields, token, ...
@@ -290,10 +289,14 @@ class RedisStore(SessionStore):
         return token if saved else None
 
     def delete(self, token: str) -> None:
+        self.discard(token)
+
+    def discard(self, token: str) -> bool:
         try:
-            self.client.eval(_DELETE, 1, self.prefix + token, token, self._index_prefix)
+            found = self.client.eval(_DELETE, 1, self.prefix + token, token, self._index_prefix)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+        return bool(found)
 
     def user_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
         index = self._index_prefix + user_index_key(user_id)
@@ -352,11 +355,15 @@ class RedisStore(SessionStore):
         return token if saved else None
 
     async def adelete(self, token: str) -> None:
+        await self.adiscard(token)
+
+    async def adiscard(self, token: str) -> bool:
         client = await self.aclient()
         try:
-            await client.eval(_DELETE, 1, self.prefix + token, token, self._index_prefix)
+            found = await client.eval(_DELETE, 1, self.prefix + token, token, self._index_prefix)
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
+        return bool(found)
 
     async def auser_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
         index = self._index_prefix + user_index_key(user_id)

@@ -212,7 +212,13 @@ class SQLiteStore(SessionStore):
         return self._run(merge)
 
     def delete(self, token: str) -> None:
-        self._run(lambda conn: conn.execute(f"DELETE FROM {self.table} WHERE key = ?", (token,)))
+        self.discard(token)
+
+    def discard(self, token: str) -> bool:
+        def remove(conn: sqlite3.Connection) -> bool:
+            return conn.execute(f"DELETE FROM {self.table} WHERE key = ?", (token,)).rowcount > 0
+
+        return self._run(remove)
 
     def user_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
         def query(conn: sqlite3.Connection) -> list[tuple[str, dict[str, Any]]]:
@@ -279,6 +285,9 @@ class SQLiteStore(SessionStore):
 
     async def adelete(self, token: str) -> None:
         await self._in_thread(self.delete, token)
+
+    async def adiscard(self, token: str) -> bool:
+        return await self._in_thread(self.discard, token)
 
     async def auser_sessions(self, user_id: Any) -> list[tuple[str, dict[str, Any]]]:
         return await self._in_thread(self.user_sessions, user_id)
