@@ -19,7 +19,7 @@ import hmac
 import re
 import secrets
 import time
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from ..signals import session_revoked
@@ -190,14 +190,16 @@ def end_sessions(
     *,
     request: Any = None,
     keep: str | None = None,
+    only: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> int:
     """Delete every session of *user_id* but the one under *keep*; return how many.
 
-    ``session_revoked`` is sent for each, once it is gone from the store.
+    With *only*, just the sessions whose data it accepts. ``session_revoked`` is sent
+    for each, once it is gone from the store.
     """
     ended = 0
     for token, data in store.user_sessions(user_id):
-        if token != keep:
+        if token != keep and (only is None or only(data)):
             sid = session_id(token, data)
             ended += end_session(store, token, sid, user_id, reason, request)
     return ended
@@ -210,11 +212,12 @@ async def aend_sessions(
     *,
     request: Any = None,
     keep: str | None = None,
+    only: Callable[[Mapping[str, Any]], bool] | None = None,
 ) -> int:
     """Async twin of :func:`end_sessions`."""
     ended = 0
     for token, data in await store.auser_sessions(user_id):
-        if token != keep:
+        if token != keep and (only is None or only(data)):
             sid = session_id(token, data)
             ended += await aend_session(store, token, sid, user_id, reason, request)
     return ended

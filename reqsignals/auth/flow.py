@@ -17,7 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import Mapping, MutableMapping
+import logging
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from .._keys import LOCKOUT_REFUSAL_KEY, STARLETTE_USER_KEY, USER_KEY
@@ -29,7 +30,7 @@ from .csrf import rotate as rotate_csrf_secret
 from .exceptions import LockedOut, LockoutUnavailable, PermissionDenied
 from .lockout import Attempt, Lockout
 from .sessions import Session, SessionConfig, _namespace, get_auth, get_session
-from .stores.base import USER_ID_FIELD
+from .stores.base import USER_ID_FIELD, SessionStore
 from .users import session_auth_hash, session_auth_hash_matches
 
 __all__ = [
@@ -53,6 +54,10 @@ SESSION_BACKEND = "_auth_user_backend"
 SESSION_HASH = "_auth_user_hash"
 #: The sender of ``user_login_failed``.
 LOGIN_FAILED_SENDER = "reqsignals.auth"
+
+logger = logging.getLogger("reqsignals.auth")
+# Tasks of update_session_auth_hash() called from async code, kept until they finish.
+_ending: set[asyncio.Task[int]] = set()
 
 
 class AnonymousUser:
@@ -432,6 +437,32 @@ def _store_new_hash(request: Any, user: Any) -> tuple[Session, SessionConfig, bo
     return session, auth, mine and not auth.store.stateless
 
 
+def _stale(user: Any, keys: tuple[bytes, ...]) -> Callable[[Mapping[str, Any]], bool]:
+    # The sessions a password change ends: those whose hash is not the user's new one.
+    # This session has it, under its old key and under the new one the response saves.
+    return lambda data: not session_auth_hash_matches(user, data.get(SESSION_HASH), keys)
+
+
+def _on_event_loop(store: SessionStore) -> bool:
+    """Whether sync store I/O here would block a running event loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    # A store whose async twins are its own does I/O (MemoryStore's are the defaults).
+    return type(store).auser_sessions is not SessionStore.auser_sessions
+
+
+def _ended_on_loop(task: asyncio.Task[int]) -> None:
+    _ending.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.error(
+            "update_session_auth_hash() could not end the user's other sessions (they are "
+            "logged out anyway: their session hash no longer matches)",
+            exc_info=task.exception(),
+        )
+
+
 def update_session_auth_hash(request: Any, user: Any) -> None:
     """Keep this session logged in after *user*'s password changed.
 
@@ -441,16 +472,28 @@ def update_session_auth_hash(request: Any, user: Any) -> None:
     :class:`CookieStore` each is anonymous on its next request. Call it after saving
     the password, with the updated user (the old object still has the old hash).
 
+    Called from async code (as it could be before it ended sessions), it does not
+    block the event loop: the other sessions are ended just after, by a task on the
+    loop using the store's async twins. :func:`aupdate_session_auth_hash` ends them
+    before it returns.
+
     Example::
 
         changed = users.set_password(user, new_password)
         update_session_auth_hash(request, changed)
     """
     session, auth, server_side = _store_new_hash(request, user)
-    if server_side:
-        end_sessions(
-            auth.store, _user_id(user), "password_changed", request=request, keep=session.key
-        )
+    if not server_side:
+        return
+    args = (auth.store, _user_id(user), "password_changed")
+    only = _stale(user, auth.secret_keys)
+    if _on_event_loop(auth.store):
+        ending = aend_sessions(*args, request=request, keep=session.key, only=only)
+        task = asyncio.get_running_loop().create_task(ending)
+        _ending.add(task)
+        task.add_done_callback(_ended_on_loop)
+    else:
+        end_sessions(*args, request=request, keep=session.key, only=only)
 
 
 async def aupdate_session_auth_hash(request: Any, user: Any) -> None:
@@ -458,7 +501,12 @@ async def aupdate_session_auth_hash(request: Any, user: Any) -> None:
     session, auth, server_side = _store_new_hash(request, user)
     if server_side:
         await aend_sessions(
-            auth.store, _user_id(user), "password_changed", request=request, keep=session.key
+            auth.store,
+            _user_id(user),
+            "password_changed",
+            request=request,
+            keep=session.key,
+            only=_stale(user, auth.secret_keys),
         )
 
 

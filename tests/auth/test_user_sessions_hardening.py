@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from reqsignals.auth import RedisStore, SessionAuth, SQLiteStore
@@ -22,7 +23,7 @@ from reqsignals.signals import session_revoked
 from reqsignals.testing import capture
 
 from .conftest import StoreFactory
-from .user_sessions_app import SECRET
+from .user_sessions_app import CHEAP, SECRET
 
 LOGGED_IN = {"_auth_user_id": 7, "_auth_user_backend": "b", "_auth_user_hash": "h"}
 
@@ -219,3 +220,98 @@ def test_a_store_of_your_own_gets_discard_from_delete_and_exists() -> None:
     assert asyncio.run(store.adiscard("u")) is True
     assert asyncio.run(store.adiscard("u")) is False
     assert store.data == {}
+
+
+class _LoopWatchingStore(SQLiteStore):
+    """A SQLite store that notes each sync query made while an event loop runs."""
+
+    on_loop: list[str]
+
+    def _run(self, fn: Any) -> Any:
+        if _running_loop() is not None:
+            self.on_loop.append(getattr(fn, "__name__", "?"))
+        return super()._run(fn)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def test_the_sync_update_session_auth_hash_never_blocks_an_event_loop(tmp_path: Path) -> None:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from reqsignals.auth import SQLiteBackend, alogin, update_session_auth_hash
+
+    users = SQLiteBackend(tmp_path / "u.db", hasher=CHEAP)
+    ada = users.create_user("ada", "correct horse battery")
+    store = _LoopWatchingStore(tmp_path / "s.db")
+    store.on_loop = []
+    auth = SessionAuth(SECRET, store, backends=[users])
+
+    async def do_login(request: Request) -> Response:
+        await alogin(request, ada)
+        return JSONResponse({})
+
+    async def password(request: Request) -> Response:
+        changed = await asyncio.to_thread(users.set_password, ada, "a new password here")
+        update_session_auth_hash(request, changed)  # the sync one, as before this feature
+        return JSONResponse({})
+
+    async def me(request: Request) -> Response:
+        return JSONResponse({"in": request.user.is_authenticated})
+
+    routes = [Route("/login", do_login, methods=["POST"]), Route("/password", password)]
+    app = auth.wrap(Starlette(routes=[*routes, Route("/me", me)]))
+
+    async def scenario() -> list[bool]:
+        transport = httpx.ASGITransport(app=app)
+        base = "http://testserver"
+        async with (
+            httpx.AsyncClient(transport=transport, base_url=base) as one,
+            httpx.AsyncClient(transport=transport, base_url=base) as other,
+        ):
+            await one.post("/login")
+            await other.post("/login")
+            assert len(await store.auser_sessions(ada.id)) == 2
+            await one.get("/password")
+            for _ in range(100):  # the other session is ended on the loop, soon after
+                if len(await store.auser_sessions(ada.id)) == 1:
+                    break
+                await asyncio.sleep(0.02)
+            return [(await c.get("/me")).json()["in"] for c in (one, other)]
+
+    with capture(session_revoked) as sent:
+        assert asyncio.run(scenario()) == [True, False]
+    assert store.on_loop == []
+    assert [s.kwargs["reason"] for s in sent] == ["password_changed"]
+    store.close()
+    users.close()
+
+
+def test_a_failure_of_the_task_that_ends_the_other_sessions_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from reqsignals.auth import SessionStoreUnavailable
+    from reqsignals.auth.flow import _ended_on_loop, _ending
+
+    async def down() -> int:
+        raise SessionStoreUnavailable("the store is down")
+
+    async def run() -> None:
+        task = asyncio.get_running_loop().create_task(down())
+        _ending.add(task)
+        task.add_done_callback(_ended_on_loop)
+        await asyncio.wait([task])
+        await asyncio.sleep(0)  # the done callback runs
+
+    asyncio.run(run())
+    assert not _ending
+    [record] = [r for r in caplog.records if r.name == "reqsignals.auth"]
+    assert "could not end the user's other sessions" in record.getMessage()
+    assert record.exc_info is not None
