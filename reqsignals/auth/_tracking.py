@@ -183,6 +183,19 @@ async def aend_session(
     return True
 
 
+Only = Callable[[Mapping[str, Any]], bool]
+
+
+def _to_end(
+    found: list[tuple[str, dict[str, Any]]], keep: str | None, only: Only | None
+) -> list[tuple[str, str]]:
+    return [
+        (token, session_id(token, data))
+        for token, data in found
+        if token != keep and (only is None or only(data))
+    ]
+
+
 def end_sessions(
     store: SessionStore,
     user_id: Any,
@@ -190,19 +203,18 @@ def end_sessions(
     *,
     request: Any = None,
     keep: str | None = None,
-    only: Callable[[Mapping[str, Any]], bool] | None = None,
+    only: Only | None = None,
 ) -> int:
     """Delete every session of *user_id* but the one under *keep*; return how many.
 
     With *only*, just the sessions whose data it accepts. ``session_revoked`` is sent
     for each, once it is gone from the store.
     """
-    ended = 0
-    for token, data in store.user_sessions(user_id):
-        if token != keep and (only is None or only(data)):
-            sid = session_id(token, data)
-            ended += end_session(store, token, sid, user_id, reason, request)
-    return ended
+    found = store.user_sessions(user_id)
+    return sum(
+        end_session(store, token, sid, user_id, reason, request)
+        for token, sid in _to_end(found, keep, only)
+    )
 
 
 async def aend_sessions(
@@ -212,14 +224,12 @@ async def aend_sessions(
     *,
     request: Any = None,
     keep: str | None = None,
-    only: Callable[[Mapping[str, Any]], bool] | None = None,
+    only: Only | None = None,
 ) -> int:
     """Async twin of :func:`end_sessions`."""
     ended = 0
-    for token, data in await store.auser_sessions(user_id):
-        if token != keep and (only is None or only(data)):
-            sid = session_id(token, data)
-            ended += await aend_session(store, token, sid, user_id, reason, request)
+    for token, sid in _to_end(await store.auser_sessions(user_id), keep, only):
+        ended += await aend_session(store, token, sid, user_id, reason, request)
     return ended
 
 
