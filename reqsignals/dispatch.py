@@ -425,7 +425,10 @@ class Signal:
         receivers are run on one made for the send, as :meth:`send` does.
 
         It is the method the middlewares send with, so whatever wraps it observes
-        every request signal. Its cost with no receiver is one attribute test.
+        every request signal. It remembers the sender and *names* of its last send, to
+        find their receivers again with a few attribute reads; that keeps the last
+        sender referenced until the next send from another (a middleware's sender is
+        its app, which lives as long anyway). With no receiver it calls nothing.
         """
         # The last sender and names sent with, and their walker and receivers: valid
         # while the plans it was made from are (`cache`), so a hot path that sends
