@@ -16,7 +16,7 @@ from reqsignals.scrub import MASK
 from reqsignals.signals import user_locked_out, user_login_failed
 from tests.support import free_port
 
-from .lockout_apps import BUILDERS, FLAVOURS, PASSWORD, Recorder, make_auth
+from .lockout_apps import BUILDERS, FLAVOURS, PASSWORD, make_auth
 
 ASYNC = {"asgi", "starlette", "fastapi"}
 
@@ -225,10 +225,6 @@ def test_session_auth_takes_true_false_or_a_lockout() -> None:
     assert SessionAuth("s", MemoryStore()).lockout is None
     with pytest.raises(TypeError, match=r"lockout takes a Lockout\(...\)"):
         SessionAuth("s", MemoryStore(), lockout=5)  # type: ignore[arg-type]
-
-
-def test_recorder_type() -> None:
-    assert Recorder().stats()["verifies"] == 0
 
 
 def test_a_locked_out_after_the_response_started_is_the_servers_to_report() -> None:
