@@ -23,7 +23,6 @@ import pytest
 from tests.support import Server, run_server
 
 from .lockout_apps import PASSWORD
-from .redis_server import redis_server
 
 UVICORN = [
     "python",
@@ -123,7 +122,7 @@ def pair(
             path: Path = tmp_path_factory.mktemp("lockout") / "shared.db"
             env["REQSIGNALS_TEST_STORE"] = f"sqlite:{path}"
         else:
-            server = stack.enter_context(redis_server())
+            server: Server = request.getfixturevalue("redis_server")  # the session's Redis
             env["REQSIGNALS_TEST_STORE"] = f"redis:{server.url}"
             env["REQSIGNALS_TEST_PREFIX"] = f"lockout:{uuid.uuid4().hex}:session:"
         a = stack.enter_context(run_server(UVICORN, env=env))
