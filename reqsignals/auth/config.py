@@ -19,13 +19,13 @@ from typing import Any, Literal
 from itsdangerous import BadData, TimestampSigner
 
 from .._wrap import guess_interface
-from ._tracking import SessionInfo, aend_sessions, end_sessions, infos
+from ._tracking import SESSION_META, SessionInfo, aend_sessions, end_sessions, infos
 from .csrf import CSRF
 from .exceptions import SessionTooLarge, WeakSecretKeyWarning
 from .lockout import Lockout
 from .middleware import ASGISessionMiddleware, WSGISessionMiddleware
 from .sessions import Session
-from .stores.base import SessionStore
+from .stores.base import USER_ID_FIELD, SessionStore
 from .stores.sqlite import SQLiteStore
 
 __all__ = ["MIN_SECRET_KEY_LENGTH", "SessionAuth"]
@@ -59,6 +59,11 @@ def _cookie_value(header: str, name: str) -> str | None:
                 value = value[1:-1]
             return value
     return None
+
+
+def _kept_login(session: Session) -> bool:
+    """Whether *session* carries a login from an earlier request (not one made now)."""
+    return USER_ID_FIELD in session and SESSION_META not in session.changes()[0]
 
 
 def _without_token(had_cookie: bool) -> Session:
@@ -445,9 +450,16 @@ class SessionAuth:
             return self._delete_cookie(secure) if session.rejected else None
         data, old = session.snapshot(), session.key
         if self.store.stateless or session.cycled or old is None:
+            # The old key goes first: if it was gone already, the session was ended
+            # while this request ran, and a new key must not bring its login back.
+            if old is not None and not (yield "discard", (old,)) and _kept_login(session):
+                logger.warning(
+                    "the session was ended while this request ran (revoked, or logged out "
+                    "in a concurrent request): it was not carried over to a new key"
+                )
+                session.mark_saved(None)
+                return self._delete_cookie(secure)
             token = (yield "create", (data, self.max_age)) if data else None
-            if old is not None:
-                yield "delete", (old,)
         else:
             changed, deleted = session.changes()
             token = yield "save", (old, data, changed, deleted, self.max_age)

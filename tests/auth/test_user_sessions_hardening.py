@@ -315,3 +315,64 @@ def test_a_failure_of_the_task_that_ends_the_other_sessions_is_logged(
     [record] = [r for r in caplog.records if r.name == "reqsignals.auth"]
     assert "could not end the user's other sessions" in record.getMessage()
     assert record.exc_info is not None
+
+
+@pytest.mark.parametrize("interface", ["wsgi", "asgi"])
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "redis"])
+def test_a_session_revoked_while_a_request_cycles_its_key_stays_ended(
+    interface: str, kind: str, make_store: StoreFactory, tmp_path: Path
+) -> None:
+    from reqsignals.auth import MemoryBackend, get_session, get_user, login
+
+    users = MemoryBackend(hasher=CHEAP)
+    ada = users.create_user("ada", "correct horse battery")
+    auth = SessionAuth(SECRET, make_store(kind), backends=[users], csrf=False)
+
+    def handle(request: Any, path: str) -> bool:
+        if path == "/login":
+            login(request, ada)
+        elif path in ("/cycle", "/relogin"):
+            assert get_user(request).is_authenticated
+            # Another process revokes this very session while the request runs...
+            assert auth.revoke_user_sessions(ada.id) == 1
+            if path == "/cycle":
+                get_session(request).cycle_key()  # ...and the request then cycles its key
+            else:
+                login(request, ada)  # ...or the user logs in again on it
+        return bool(get_user(request).is_authenticated)
+
+    def wsgi(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        logged_in = handle(environ, environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(logged_in).encode()]
+
+    async def asgi(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        logged_in = await asyncio.to_thread(handle, scope, scope["path"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": json.dumps(logged_in).encode()})
+
+    app = auth.wrap(wsgi if interface == "wsgi" else asgi)
+
+    async def scenario() -> list[bool]:
+        transport: Any = (
+            httpx.WSGITransport(app=app) if interface == "wsgi" else httpx.ASGITransport(app=app)
+        )
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            seen = []
+            for path in ("/login", "/cycle", "/me", "/login", "/relogin", "/me"):
+                seen.append((await client.get(path)).json())
+        await auth.store.aclose()
+        return seen
+
+    if interface == "wsgi":
+        with httpx.Client(transport=httpx.WSGITransport(app=app), base_url="http://t") as c:
+            seen = [
+                c.get(p).json() for p in ("/login", "/cycle", "/me", "/login", "/relogin", "/me")
+            ]
+    else:
+        seen = asyncio.run(scenario())
+    # The cycled session was not brought back under a new key (its next request is
+    # anonymous); a login made on a revoked session is a new session, and kept.
+    assert seen == [True, True, False, True, True, True]
+    assert len(auth.store.user_sessions(ada.id)) == 1
+    auth.close()
