@@ -376,3 +376,73 @@ def test_a_session_revoked_while_a_request_cycles_its_key_stays_ended(
     assert seen == [True, True, False, True, True, True]
     assert len(auth.store.user_sessions(ada.id)) == 1
     auth.close()
+
+
+def test_async_revocations_at_once_report_each_session_once(make_store: StoreFactory) -> None:
+    store = make_store("sqlite")
+    tokens = [store.create(LOGGED_IN, 600) for _ in range(3)]
+    real = store.auser_sessions
+
+    async def scenario() -> list[int]:
+        waiting: list[int] = []
+        both = asyncio.Event()
+
+        async def auser_sessions(user_id: Any) -> list[tuple[str, dict[str, Any]]]:
+            found = await real(user_id)
+            waiting.append(1)
+            if len(waiting) == 2:  # both admins have listed them before either ends one
+                both.set()
+            await asyncio.wait_for(both.wait(), 10)
+            return found
+
+        store.auser_sessions = auser_sessions  # type: ignore[method-assign]
+        auth = SessionAuth(SECRET, store)
+        return list(await asyncio.gather(*(auth.arevoke_user_sessions(7) for _ in "ab")))
+
+    with capture(session_revoked) as sent:
+        assert sum(asyncio.run(scenario())) == 3
+    assert len(sent) == len(tokens)
+
+
+def test_filling_the_user_id_column_skips_what_is_not_a_login(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    _old_sessions_file(path, {"nested": {"cart": {"_auth_user_id": 9}}, "laptop": LOGGED_IN})
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO reqsignals_sessions VALUES ('garbled', 'not json \"_auth_user_id\"', ?)",
+        (time.time() + 600,),
+    )
+    conn.commit()
+    conn.close()
+    store = SQLiteStore(path)
+    assert [t for t, _ in store.user_sessions(7)] == ["laptop"]
+    assert store.user_sessions(9) == []
+    store.close()
+
+
+def test_a_failed_fill_leaves_the_old_file_as_it_was(tmp_path: Path) -> None:
+    from reqsignals.auth._sqlite import Connections
+
+    path = tmp_path / "old.db"
+    _old_sessions_file(path, {"laptop": LOGGED_IN})
+
+    def fill(conn: sqlite3.Connection) -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    failing = Connections(
+        path,
+        timeout=5,
+        schema=[],
+        owner=SQLiteStore,
+        columns=[("reqsignals_sessions", "user_id", "TEXT")],
+        fill={"user_id": fill},
+    )
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        failing.thread_connection()
+    conn = sqlite3.connect(path)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(reqsignals_sessions)")]
+    conn.close()
+    assert columns == ["key", "data", "expires"]  # the ALTER was rolled back with it
+    store = SQLiteStore(path)  # and the next opening migrates it
+    assert [t for t, _ in store.user_sessions(7)] == ["laptop"]
+    store.close()
