@@ -162,6 +162,9 @@ def test_asgi_options_pass_through() -> None:
     ("app", "interface", "error", "match"),
     [
         pytest.param(42, None, TypeError, "not a WSGI or ASGI application", id="not-callable"),
+        pytest.param(
+            42, "wsgi", TypeError, "not a WSGI or ASGI application", id="not-callable-forced"
+        ),
         pytest.param(bare_wsgi, "rsgi", ValueError, "must be 'wsgi' or 'asgi'", id="bad-interface"),
     ],
 )
