@@ -3,6 +3,7 @@
     reqsignals sessions --store var/sessions.db clear-expired
     reqsignals sessions --store redis://127.0.0.1:6379/0 list 42
     reqsignals sessions --store var/sessions.db revoke 42
+    reqsignals sessions --store redis://127.0.0.1:6379/0 reindex
 
 Needs no secret key: it works on the store directly, as an admin page would through
 ``SessionAuth.revoke_user_sessions``.
@@ -78,6 +79,10 @@ def add_parser(sub: Any) -> None:
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     revoke = actions.add_parser("revoke", help="end every session of a user now")
     revoke.add_argument("user_id", metavar="USER_ID", help="digits are taken as an integer id")
+    actions.add_parser(
+        "reindex",
+        help="index the sessions written before the per-user index (once, after upgrading)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.action == "clear-expired":
             print(f"removed {store.cleanup()} expired sessions")
+        elif args.action == "reindex":
+            # A SQLite file is indexed when it is opened (above): nothing is left to do.
+            added = store.reindex() if hasattr(store, "reindex") else 0
+            print(f"indexed {added} sessions")
         elif args.action == "list":
             for info in infos(store.user_sessions(_user_id(args.user_id)), None):
                 fields = {

@@ -446,3 +446,35 @@ def test_a_failed_fill_leaves_the_old_file_as_it_was(tmp_path: Path) -> None:
     store = SQLiteStore(path)  # and the next opening migrates it
     assert [t for t, _ in store.user_sessions(7)] == ["laptop"]
     store.close()
+
+
+def test_reindex_adds_the_redis_sessions_from_before_the_index(
+    make_store: StoreFactory, tmp_path: Path
+) -> None:
+    store = make_store("redis")
+    client = store.client  # type: ignore[attr-defined]
+    prefix = store.prefix  # type: ignore[attr-defined]
+    for n in range(7):  # written before the index, never used since: no index entry
+        client.hset(f"{prefix}old-{n}", mapping={"m": "1.0", "d:_auth_user_id": "7"})
+        client.expire(f"{prefix}old-{n}", 600)
+    client.hset(f"{prefix}anonymous", mapping={"m": "1.0", "d:cart": "[]"})
+    client.expire(f"{prefix}anonymous", 600)
+    new = store.create(LOGGED_IN, 600)
+    assert [t for t, _ in store.user_sessions(7)] == [new]
+    assert store.reindex(batch=3) == 7  # type: ignore[attr-defined]
+    assert len(store.user_sessions(7)) == 8
+    assert 590 < client.ttl(f"{prefix}user:7") <= 600
+    url = store.url  # type: ignore[attr-defined]
+    result = _cli("--store", url, "--prefix", prefix, "reindex", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "indexed 0 sessions\n")
+    assert SessionAuth(SECRET, store).revoke_user_sessions(7) == 8
+    assert client.exists(f"{prefix}old-0") == 0
+
+
+def test_reindex_of_a_sqlite_file_has_nothing_left_to_do(tmp_path: Path) -> None:
+    _old_sessions_file(tmp_path / "old.db", {"laptop": LOGGED_IN})
+    result = _cli("--store", "old.db", "reindex", cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "indexed 0 sessions\n")
+    store = SQLiteStore(tmp_path / "old.db")
+    assert [t for t, _ in store.user_sessions(7)] == ["laptop"]
+    store.close()

@@ -96,7 +96,26 @@ for _, token in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
 end
 return out
 """
+# KEYS: the sessions to index. ARGV: the session prefix, the index prefix. Returns how
+# many were added to their user's index (ones already there are not counted).
+_REINDEX = (
+    _INDEX
+    + """
+local added = 0
+for _, key in ipairs(KEYS) do
+  local u = redis.call('HGET', key, USER)
+  local ttl = redis.call('TTL', key)
+  if u and ttl > 0 then
+    local token = string.sub(key, #ARGV[1] + 1)
+    if not redis.call('ZSCORE', ARGV[2] .. u, token) then added = added + 1 end
+    index(ARGV[2] .. u, token, ttl)
+  end
+end
+return added
+"""
+)
 _UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+_GLOB = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
 def _redact(url: str) -> str:
@@ -305,6 +324,32 @@ class RedisStore(SessionStore):
         except _UNAVAILABLE as exc:
             raise self._unavailable(exc) from exc
         return self._sessions_of(found)
+
+    def reindex(self, batch: int = 500) -> int:
+        """Add every logged-in session to its user's index; return how many were missing.
+
+        Sessions written before the per-user index existed join it on their next write;
+        run this once after upgrading (``reqsignals sessions reindex``) so that one not
+        used since (a lost laptop) can be listed and ended too. It walks the keys with
+        ``SCAN``, so Redis keeps serving meanwhile.
+        """
+        pattern = self.prefix.translate(_GLOB) + "*"
+        index_prefix = self._index_prefix
+        added = 0
+        try:
+            keys: list[Any] = []
+            for key in self.client.scan_iter(match=pattern, count=batch, _type="hash"):
+                text = key.decode() if isinstance(key, bytes) else key
+                if not text.startswith(index_prefix):
+                    keys.append(text)
+                if len(keys) >= batch:
+                    added += self.client.eval(_REINDEX, len(keys), *keys, self.prefix, index_prefix)
+                    keys = []
+            if keys:
+                added += self.client.eval(_REINDEX, len(keys), *keys, self.prefix, index_prefix)
+        except _UNAVAILABLE as exc:
+            raise self._unavailable(exc) from exc
+        return added
 
     def exists(self, token: str) -> bool:
         try:
