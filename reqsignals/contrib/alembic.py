@@ -69,8 +69,8 @@ def run_migrations(context: EnvironmentContext, **kw: Any) -> None:
     ``connection.run_sync(...)`` as ``env.py`` calls ``context.run_migrations``: async
     receivers are then awaited.
 
-    Raises:
-        Whatever the migrations or the receivers raise; ``post_migrate`` is then not sent.
+    A migration or a ``pre_migrate`` receiver that raises stops the run: the exception
+    propagates and ``post_migrate`` is not sent.
     """
     migration_context = context.get_context()
     if migration_context.as_sql or migration_context.opts.get("dont_mutate", False):
