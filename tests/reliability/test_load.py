@@ -177,7 +177,8 @@ def leftovers(base: dict[str, Any], now: dict[str, Any]) -> dict[str, int]:
 
 
 def expected_status(i: int) -> int:
-    return -1 if plan.kind(i) == plan.RAISE_BEFORE else 200
+    # An app that raised before it started a response: the client was sent a 500.
+    return 500 if plan.kind(i) == plan.RAISE_BEFORE else 200
 
 
 def expected_outcome(i: int) -> set[str]:
