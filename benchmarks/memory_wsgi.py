@@ -94,7 +94,7 @@ def measure(server: str, target: str, size: int) -> tuple[int, int, float]:
     """(VmHWM before, VmHWM after, seconds) of the server for one streamed response."""
     import httpx
 
-    from tests.support import run_server
+    from tests.helpers.support import run_server
 
     if server == "waitress":
         argv = ["python", "-m", "waitress", "--listen=127.0.0.1:{port}", target]

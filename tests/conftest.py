@@ -6,10 +6,18 @@ import pytest
 
 from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.testing import Capture, capture
-from tests import support
+from tests.helpers import support
+from tests.helpers.redis_server import redis_server as start_redis_server
 
-# Known secrets must never reach a log record, an exception or a signal (tests/canary.py).
-pytest_plugins = ["tests.canary"]
+# Known secrets must never reach a log record, an exception or a signal (tests/helpers/canary.py).
+pytest_plugins = ["tests.helpers.canary"]
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[support.Server]:
+    """One real redis-server on 127.0.0.1 for the whole run; tests keep apart by key prefix."""
+    with start_redis_server() as server:
+        yield server
 
 
 @pytest.fixture

@@ -30,8 +30,8 @@ from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.asgi import SENT_KEY, SignalsMiddleware
 from reqsignals.testing import Capture
 from reqsignals.types import ASGIApp, Message, Receive, Scope, Send
-from tests import asgi_apps
-from tests.support import receiver_dying_mid_send
+from tests.helpers.support import receiver_dying_mid_send
+from tests.live_apps import asgi_apps
 
 ASYNC_MARK = "async"
 
@@ -79,12 +79,14 @@ async def communicate(app: ASGIApp, scope: Scope, timeout: float = 5) -> list[Me
 
 @pytest.fixture
 def django_app() -> Iterator[ASGIApp]:
-    """Django's ASGI handler serving tests/asgi_django.py, whoever configured Django."""
+    """Django's ASGI handler serving tests/live_apps/asgi_django.py, whoever configured Django."""
     from django.test import override_settings
 
-    from tests import asgi_django
+    from tests.live_apps import asgi_django
 
-    with override_settings(ROOT_URLCONF="tests.asgi_django", ALLOWED_HOSTS=["*"], DEBUG=False):
+    with override_settings(
+        ROOT_URLCONF="tests.live_apps.asgi_django", ALLOWED_HOSTS=["*"], DEBUG=False
+    ):
         yield asgi_django.application
 
 
@@ -840,7 +842,7 @@ class MarkedSingle:
 
 
 def make_django_handler() -> Any:
-    from tests import asgi_django
+    from tests.live_apps import asgi_django
 
     return asgi_django.application
 

@@ -1,6 +1,6 @@
 """reqsignals.asgi.SignalsMiddleware under real uvicorn and hypercorn subprocesses.
 
-The servers run tests/asgi_served.py, which counts the signals in the server process;
+The servers run tests/live_apps/asgi_served.py, which counts the signals in the server process;
 ``GET /_stats?t=TOKEN`` (outside every middleware, never counted) reports them. Each
 test tags its requests with its own token.
 """
@@ -19,7 +19,7 @@ import pytest
 from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, Request, TextMessage
 
-from tests.support import Server, run_all, run_server
+from tests.helpers.support import Server, run_all, run_server
 
 pytestmark = pytest.mark.server
 
@@ -38,14 +38,14 @@ def serve(kind: str, app: str) -> Any:
 
 @pytest.fixture(scope="module", params=["uvicorn", "hypercorn"])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    with serve(request.param, "tests.asgi_served:app") as srv:
+    with serve(request.param, "tests.live_apps.asgi_served:app") as srv:
         srv.kind = request.param
         yield srv
 
 
 @pytest.fixture(scope="module")
 def uvicorn_server() -> Iterator[Server]:
-    with serve("uvicorn", "tests.asgi_served:app") as srv:
+    with serve("uvicorn", "tests.live_apps.asgi_served:app") as srv:
         yield srv
 
 
@@ -178,7 +178,7 @@ def test_send_raising_after_websocket_disconnect_is_the_apps_exception(
 @pytest.mark.parametrize("kind", ["uvicorn", "hypercorn"])
 def test_receivers_connected_in_lifespan_hear_every_request(kind: str) -> None:
     tok = token()
-    with serve(kind, "tests.asgi_lifespan_served:app") as srv:
+    with serve(kind, "tests.live_apps.asgi_lifespan_served:app") as srv:
         for _ in range(5):
             assert httpx.get(f"{srv.url}/life/ok?t={tok}").text == "ok"
         evs = events(srv, tok, until=10)

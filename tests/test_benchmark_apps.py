@@ -22,7 +22,7 @@ from benchmarks.middleware_asgi import SCOPE
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.signals import request_finished, request_started
 from reqsignals.types import ASGIApp, Message
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 Heard = list[tuple[str, Any, dict[str, Any]]]
 

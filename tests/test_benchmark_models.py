@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 
 def test_models_benchmark_prints_the_table_and_the_ratios() -> None:

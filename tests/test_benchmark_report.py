@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from benchmarks import report, results
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 X = "\u00d7"  # the times sign the ratios are printed with

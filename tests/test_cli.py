@@ -29,7 +29,7 @@ from reqsignals import (
     user_login_failed,
 )
 from reqsignals.cli import SignalLog, build_parser, check_port_free, load_app
-from tests.support import ROOT, Server, free_port, run_server
+from tests.helpers.support import ROOT, Server, free_port, run_server
 
 CLI = ["python", "-m", "reqsignals", "run"]
 
@@ -61,25 +61,29 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
             id="no-module-hint",
         ),
         pytest.param(
-            "tests.cli_broken:app",
-            "RuntimeError: this module fails on purpose (at tests/cli_broken.py:3)",
+            "tests.live_apps.cli_broken:app",
+            "RuntimeError: this module fails on purpose (at tests/live_apps/cli_broken.py:3)",
             id="import-error",
         ),
-        pytest.param("tests.cli_apps:missing", "has no attribute 'missing'", id="no-attribute"),
         pytest.param(
-            "tests.cli_apps:not_an_app", "is not a WSGI or ASGI application", id="not-an-app"
+            "tests.live_apps.cli_apps:missing", "has no attribute 'missing'", id="no-attribute"
         ),
-        pytest.param("tests.cli_apps", "expected MODULE:APP", id="no-colon"),
         pytest.param(
-            "tests.cli_apps:create_app()",
+            "tests.live_apps.cli_apps:not_an_app",
+            "is not a WSGI or ASGI application",
+            id="not-an-app",
+        ),
+        pytest.param("tests.live_apps.cli_apps", "expected MODULE:APP", id="no-colon"),
+        pytest.param(
+            "tests.live_apps.cli_apps:create_app()",
             "for an app factory, name it and add --factory: "
-            "reqsignals run --factory tests.cli_apps:create_app",
+            "reqsignals run --factory tests.live_apps.cli_apps:create_app",
             id="factory-call",
         ),
         pytest.param(
-            "tests.cli_apps:create_app",
-            "tests.cli_apps:create_app takes no arguments, so it is not a WSGI or ASGI app "
-            "but looks like an app factory: add --factory",
+            "tests.live_apps.cli_apps:create_app",
+            "tests.live_apps.cli_apps:create_app takes no arguments, so it is not a WSGI or "
+            "ASGI app but looks like an app factory: add --factory",
             id="factory-without-flag",
         ),
         pytest.param(
@@ -90,37 +94,38 @@ def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
             id="flask-factory-without-flag",
         ),
         pytest.param(
-            "tests.cli_apps:no_arguments",
-            "(reqsignals run --factory tests.cli_apps:no_arguments)",
+            "tests.live_apps.cli_apps:no_arguments",
+            "(reqsignals run --factory tests.live_apps.cli_apps:no_arguments)",
             id="zero-argument-callable",
         ),
         pytest.param(
-            "--factory tests.cli_apps:wsgi_app",
-            "--factory: tests.cli_apps:wsgi_app must be a callable that takes no arguments",
+            "--factory tests.live_apps.cli_apps:wsgi_app",
+            "--factory: tests.live_apps.cli_apps:wsgi_app must be a callable that takes no "
+            "arguments",
             id="factory-with-arguments",
         ),
         pytest.param(
-            "--factory tests.cli_apps:async_factory",
+            "--factory tests.live_apps.cli_apps:async_factory",
             "is async def; the factory must be a plain function",
             id="async-factory",
         ),
         pytest.param(
-            "--factory tests.cli_apps:failing_factory",
-            "the app factory tests.cli_apps:failing_factory raised ValueError: "
-            "the factory fails on purpose (at tests/cli_apps.py:",
+            "--factory tests.live_apps.cli_apps:failing_factory",
+            "the app factory tests.live_apps.cli_apps:failing_factory raised ValueError: "
+            "the factory fails on purpose (at tests/live_apps/cli_apps.py:",
             id="factory-raises",
         ),
         pytest.param("--factory", "--factory needs an APP", id="factory-without-app"),
         pytest.param(
-            "--factory tests.cli_apps:not_an_app",
-            "--factory: tests.cli_apps:not_an_app must be a callable",
+            "--factory tests.live_apps.cli_apps:not_an_app",
+            "--factory: tests.live_apps.cli_apps:not_an_app must be a callable",
             id="factory-not-callable",
         ),
         pytest.param(
             "tests/no_such_file.py:app", "no such file: 'tests/no_such_file.py'", id="no-file"
         ),
         pytest.param("tests/cli_apps.txt:app", "is not a Python file", id="not-python"),
-        pytest.param("tests.cli_apps:asgi2_app --interface asgi", "ASGI 2", id="asgi2"),
+        pytest.param("tests.live_apps.cli_apps:asgi2_app --interface asgi", "ASGI 2", id="asgi2"),
     ],
 )
 def test_bad_targets_exit_2_with_one_line(target: str, message: str) -> None:
@@ -160,7 +165,7 @@ def test_port_in_use_exits_2() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli("tests.cli_apps:wsgi_app", "--port", str(port))
+        result = run_cli("tests.live_apps.cli_apps:wsgi_app", "--port", str(port))
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "--port" in result.stderr
@@ -169,7 +174,7 @@ def test_port_in_use_exits_2() -> None:
 
 @pytest.mark.parametrize("port", ["0", "70000"])
 def test_port_out_of_range_exits_2(port: str) -> None:
-    result = run_cli("tests.cli_apps:wsgi_app", "--port", port)
+    result = run_cli("tests.live_apps.cli_apps:wsgi_app", "--port", port)
     assert result.returncode == 2
     assert "--port must be between 1 and 65535" in result.stderr
 
@@ -181,9 +186,9 @@ def test_unknown_option_is_an_argparse_error() -> None:
 
 
 def test_load_app_follows_dotted_attributes() -> None:
-    from tests.cli_apps import wsgi_app
+    from tests.live_apps.cli_apps import wsgi_app
 
-    assert load_app("tests.cli_apps:Nested.app") is wsgi_app
+    assert load_app("tests.live_apps.cli_apps:Nested.app") is wsgi_app
 
 
 def test_check_port_free_accepts_a_free_port() -> None:
@@ -324,8 +329,10 @@ def wait_for_output(server: Server, pattern: str, timeout: float = 10) -> str:
 @pytest.mark.parametrize(
     ("target", "server_name", "body"),
     [
-        pytest.param("tests.cli_apps:wsgi_app", "waitress", b"hello from wsgi", id="wsgi"),
-        pytest.param("tests.cli_apps:asgi_app", "uvicorn", b"hello from asgi", id="asgi"),
+        pytest.param(
+            "tests.live_apps.cli_apps:wsgi_app", "waitress", b"hello from wsgi", id="wsgi"
+        ),
+        pytest.param("tests.live_apps.cli_apps:asgi_app", "uvicorn", b"hello from asgi", id="asgi"),
     ],
 )
 def test_run_serves_an_app_and_logs_its_signals(target: str, server_name: str, body: bytes) -> None:
@@ -340,7 +347,9 @@ def test_run_serves_an_app_and_logs_its_signals(target: str, server_name: str, b
 
 @pytest.mark.server
 def test_run_logs_exceptions_and_json() -> None:
-    with run_server([*CLI, "tests.cli_apps:wsgi_app", "--port", "{port}", "--json"]) as server:
+    with run_server(
+        [*CLI, "tests.live_apps.cli_apps:wsgi_app", "--port", "{port}", "--json"]
+    ) as server:
         assert httpx.get(f"{server.url}/boom").status_code == 500
         out = wait_for_output(server, r'"signal": "request_finished".*"path": "/boom"')
     records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
@@ -357,8 +366,12 @@ def test_run_logs_exceptions_and_json() -> None:
 @pytest.mark.parametrize(
     ("argv", "body"),
     [
-        pytest.param(["--factory", "tests.cli_apps:create_app"], b"hello from asgi", id="factory"),
-        pytest.param(["tests/cli_apps.py:wsgi_app"], b"hello from wsgi", id="file-in-package"),
+        pytest.param(
+            ["--factory", "tests.live_apps.cli_apps:create_app"], b"hello from asgi", id="factory"
+        ),
+        pytest.param(
+            ["tests/live_apps/cli_apps.py:wsgi_app"], b"hello from wsgi", id="file-in-package"
+        ),
         pytest.param(
             ["--factory", "examples/flask_app.py:create_app"], b"", id="flask-factory-file"
         ),
@@ -451,7 +464,9 @@ def test_the_readme_puts_reqsignals_on_the_path() -> None:
 
 @pytest.mark.server
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-@pytest.mark.parametrize("target", ["tests.cli_apps:wsgi_app", "tests.cli_apps:asgi_app"])
+@pytest.mark.parametrize(
+    "target", ["tests.live_apps.cli_apps:wsgi_app", "tests.live_apps.cli_apps:asgi_app"]
+)
 def test_run_in_the_background_of_a_script_stops_on_sigint_and_sigterm(
     target: str, signum: int
 ) -> None:

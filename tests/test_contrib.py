@@ -18,7 +18,7 @@ from reqsignals import got_request_exception, request_finished, request_started,
 from reqsignals.contrib import report_handled_exception
 from reqsignals.testing import Capture
 from reqsignals.wsgi import SignalsMiddleware
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 # -- Flask ---------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ def test_flask_forwarding_without_the_middleware_uses_the_app_as_sender(
 
 @pytest.fixture
 def django_forwarding() -> Iterator[None]:
-    from tests.django_project import configure
+    from tests.live_apps.django_project import configure
 
     configure()
     from reqsignals.contrib.django import connect, disconnect

@@ -16,7 +16,7 @@ import pytest
 from reqsignals.demo import build
 from reqsignals.demo._hosts import HostCheck
 from reqsignals.types import Message
-from tests.support import run_server
+from tests.helpers.support import run_server
 from tests.test_cli import CLI, wait_for_output
 
 

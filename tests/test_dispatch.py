@@ -12,7 +12,7 @@ import pytest
 
 from reqsignals import Signal, receiver
 from reqsignals.dispatch import is_async_callable
-from tests.support import receiver_dying_mid_send
+from tests.helpers.support import receiver_dying_mid_send
 
 
 class Sender:

@@ -11,7 +11,7 @@ import types
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -26,7 +26,6 @@ from examples.receivers.prometheus import RequestMetrics
 from examples.receivers.request_info import client_ip, method_and_path
 from reqsignals import request_finished
 from reqsignals.auth import (
-    Argon2Hasher,
     LockedOut,
     Lockout,
     MemoryBackend,
@@ -38,6 +37,7 @@ from reqsignals.auth import (
 )
 from reqsignals.dispatch import Signal
 from reqsignals.signals import ALL_SIGNALS
+from tests.helpers.hashers import cheap_hasher
 
 
 @pytest.fixture(autouse=True)
@@ -408,7 +408,7 @@ PASSWORD = "hunter2-but-longer"
 @pytest.fixture
 def login_app() -> Any:
     """A bare WSGI app with session auth: /login?u=&p=, /logout."""
-    users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+    users = MemoryBackend(hasher=cheap_hasher())
     users.create_user("grace", PASSWORD)
     auth = SessionAuth(secret_key="test", store=MemoryStore(), backends=[users])
 
@@ -466,7 +466,7 @@ def test_audit_logs_each_auth_signal_without_the_password(
 def test_lockout_alerts_once_per_lock_with_the_scrubbed_username(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+    users = MemoryBackend(hasher=cheap_hasher())
     users.create_user("grace", PASSWORD)
     auth = SessionAuth(
         "test",

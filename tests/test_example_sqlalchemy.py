@@ -11,7 +11,7 @@ import pytest
 
 from examples import sqlalchemy_app
 from reqsignals.signals import ALL_SIGNALS
-from tests.support import run_server
+from tests.helpers.support import run_server
 
 
 async def exercise(client: httpx.AsyncClient) -> list[dict[str, object]]:

@@ -1,7 +1,7 @@
 """Every example runs: imported and driven with httpx, and as a real server subprocess.
 
 The Django example configures Django for its process, and this test process's Django
-is configured by tests/django_project.py, so it runs only in subprocesses.
+is configured by tests/live_apps/django_project.py, so it runs only in subprocesses.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from examples.receivers import timing
 from reqsignals import got_request_exception
 from reqsignals.signals import ALL_SIGNALS
-from tests.support import Server, run_server
+from tests.helpers.support import Server, run_server
 
 PASSWORD = "correct horse battery staple"
 WRONG = "Tr0ub4dor&3-not-it"

@@ -19,7 +19,7 @@ from reqsignals.signals import (
     user_logged_in,
     user_login_failed,
 )
-from tests.support import run_server
+from tests.helpers.support import run_server
 from tests.test_cli import CLI, wait_for_output
 
 FORGED = "/\n12:00:00.000  user_logged_in          POST /login  user=admin\x1b[2J\x1b]0;pwned\x07"
@@ -89,7 +89,7 @@ def test_json_lines_keep_the_exact_text() -> None:
 
 @pytest.mark.server
 def test_reqsignals_run_log_cannot_be_forged_through_the_path() -> None:
-    with run_server([*CLI, "tests.cli_apps:asgi_app", "--port", "{port}"]) as server:
+    with run_server([*CLI, "tests.live_apps.cli_apps:asgi_app", "--port", "{port}"]) as server:
         with httpx.Client(base_url=server.url) as client:
             client.get("/%0A12:00:00.000%20%20user_logged_in%20user=admin%1B%5B2J")
         out = wait_for_output(server, r"request_finished\s+GET /\\n12")

@@ -30,7 +30,7 @@ from reqsignals.asgi import SignalsMiddleware as ASGIMiddleware
 from reqsignals.dispatch import Signal, receiver_failed
 from reqsignals.testing import Capture
 from reqsignals.wsgi import SignalsMiddleware as WSGIMiddleware
-from tests import canary
+from tests.helpers import canary
 from tests.test_asgi import communicate, http_scope, ws_scope
 from tests.test_wsgi import Started, make_environ, serve
 
@@ -50,7 +50,7 @@ async def hello_asgi(scope: Any, receive: Any, send: Any) -> None:
 
 @pytest.fixture
 def observed() -> Iterator[list[str]]:
-    """Wrap every send method of Signal, as tests/canary.py and a tracer do, and list
+    """Wrap every send method of Signal, as tests/helpers/canary.py and a tracer do, and list
     the sends of the request signals they see."""
     seen: list[str] = []
     request_signals = (request_started, got_request_exception, request_finished)

@@ -19,7 +19,7 @@ from reqsignals import Signal, request_finished, request_started
 from reqsignals.asgi import SignalsMiddleware as ASGISignals
 from reqsignals.testing import capture
 from reqsignals.wsgi import SignalsMiddleware as WSGISignals
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 PAGE = (ROOT / "docs" / "migrating.md").read_text()
 

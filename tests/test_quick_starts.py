@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import run_server
+from tests.helpers.support import run_server
 
 pytestmark = pytest.mark.server
 

@@ -1,7 +1,7 @@
 """``response_duration`` under real servers: the latency the client saw, apart from the
 work an app does after the body (Starlette background tasks, a WSGI ``close()``).
 
-Each server serves tests/timing_served.py once for the module.
+Each server serves tests/live_apps/timing_served.py once for the module.
 """
 
 from __future__ import annotations
@@ -15,20 +15,20 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import timing_served
-from tests.support import Server, run_server
+from tests.helpers.support import Server, run_server
+from tests.live_apps import timing_served
 
 pytestmark = pytest.mark.server
 
 SERVERS = {
-    "uvicorn": ["python", "-m", "uvicorn", "tests.timing_served:asgi_app", "--port", "{port}",
-                "--no-access-log"],
-    "hypercorn": ["python", "-m", "hypercorn", "tests.timing_served:asgi_app",
+    "uvicorn": ["python", "-m", "uvicorn", "tests.live_apps.timing_served:asgi_app",
+                "--port", "{port}", "--no-access-log"],
+    "hypercorn": ["python", "-m", "hypercorn", "tests.live_apps.timing_served:asgi_app",
                   "--bind", "127.0.0.1:{port}"],
     "gunicorn": ["python", "-m", "gunicorn", "-w", "1", "-b", "127.0.0.1:{port}",
-                 "tests.timing_served:wsgi_app"],
+                 "tests.live_apps.timing_served:wsgi_app"],
     "waitress": ["python", "-m", "waitress", "--listen=127.0.0.1:{port}",
-                 "tests.timing_served:wsgi_app"],
+                 "tests.live_apps.timing_served:wsgi_app"],
 }  # fmt: skip
 
 

@@ -40,7 +40,16 @@ from reqsignals.signals import (
     pre_save,
 )
 from reqsignals.testing import Capture, capture
-from tests.sqlalchemy_models import Audit, Author, Base, Comment, FeaturedPost, Post, Tag, post_tags
+from tests.helpers.sqlalchemy_models import (
+    Audit,
+    Author,
+    Base,
+    Comment,
+    FeaturedPost,
+    Post,
+    Tag,
+    post_tags,
+)
 
 MODEL_SIGNALS = (pre_save, post_save, pre_delete, post_delete)
 

@@ -29,7 +29,7 @@ from reqsignals.signals import (
     pre_save,
 )
 from reqsignals.testing import capture
-from tests.sqlalchemy_models import Audit, Base, Post, Tag
+from tests.helpers.sqlalchemy_models import Audit, Base, Post, Tag
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -168,7 +168,10 @@ def test_async_receiver_of_pre_init_is_refused_clearly(db: Path) -> None:
         with pytest.raises(RuntimeError) as info:
             Post(title="p")  # a constructor in async code: nothing can await here
         message = str(info.value)
-        assert "pre_init has async receivers for <class 'tests.sqlalchemy_models.Post'>" in message
+        assert (
+            "pre_init has async receivers for <class 'tests.helpers.sqlalchemy_models.Post'>"
+            in message
+        )
         assert "Connect sync receivers" in message
         Tag(name="t")  # no async receiver for Tag: fine
 

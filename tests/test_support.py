@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.support import run_all
+from tests.helpers.support import run_all
 
 
 async def slow(name: str, cleaned: list[str]) -> None:

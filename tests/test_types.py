@@ -27,7 +27,6 @@ from werkzeug.test import EnvironBuilder
 import reqsignals
 from reqsignals import signals as s
 from reqsignals.auth import (
-    Argon2Hasher,
     Lockout,
     MemoryBackend,
     MemoryStore,
@@ -73,8 +72,9 @@ from reqsignals.types import (
     WSGIRequestFinishedArgs,
     WSGIRequestStartedArgs,
 )
-from tests import sqlalchemy_models as models
-from tests.support import ROOT
+from tests.helpers import sqlalchemy_models as models
+from tests.helpers.hashers import cheap_hasher
+from tests.helpers.support import ROOT
 from tests.test_alembic import REVISIONS, SYNC_ENV, make_directory
 from tests.typecheck import accepted
 
@@ -244,7 +244,7 @@ def test_receiver_failed_sends_exactly_its_typed_keys() -> None:
 
 
 def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) -> None:
-    users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+    users = MemoryBackend(hasher=cheap_hasher())
     user = users.create_user("grace", "a long enough password")
     auth = SessionAuth(secret_key="test", store=MemoryStore(), backends=[users])
 
@@ -285,7 +285,7 @@ def test_auth_and_store_signals_send_exactly_their_typed_keys(tmp_path: Path) ->
 
 
 def test_lockout_and_session_signals_send_exactly_their_typed_keys() -> None:
-    users = MemoryBackend(hasher=Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1))
+    users = MemoryBackend(hasher=cheap_hasher())
     user = users.create_user("grace", "a long enough password")
     auth = SessionAuth(
         secret_key="a test key of at least thirty-two bytes",

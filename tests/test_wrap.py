@@ -41,7 +41,7 @@ def flask_app() -> Any:
 
 
 def django_wsgi() -> Any:
-    from tests.django_project import configure
+    from tests.live_apps.django_project import configure
 
     configure()
     from django.core.wsgi import get_wsgi_application
@@ -50,7 +50,7 @@ def django_wsgi() -> Any:
 
 
 def django_asgi() -> Any:
-    from tests.django_project import configure
+    from tests.live_apps.django_project import configure
 
     configure()
     from django.core.asgi import get_asgi_application

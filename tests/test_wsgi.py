@@ -20,8 +20,8 @@ import pytest
 from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.testing import Capture, capture
 from reqsignals.wsgi import SENT_KEY, SignalsMiddleware
-from tests import wsgi_apps
-from tests.support import receiver_dying_mid_send
+from tests.helpers.support import receiver_dying_mid_send
+from tests.live_apps import wsgi_apps
 
 TEXT = [("Content-Type", "text/plain")]
 

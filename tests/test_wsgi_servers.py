@@ -1,6 +1,6 @@
 """SignalsMiddleware under real servers: gunicorn and waitress subprocesses, httpx clients.
 
-The served apps are ``tests.wsgi_apps:served_<name>``: receivers connected in the
+The served apps are ``tests.live_apps.wsgi_apps:served_<name>``: receivers connected in the
 server process count every signal, and ``GET /__stats`` (outside the middleware, so
 never counted itself) reports the counts.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests import wsgi_apps
-from tests.support import Server, run_server
+from tests.helpers.support import Server, run_server
+from tests.live_apps import wsgi_apps
 
 pytestmark = pytest.mark.server
 
@@ -26,7 +26,7 @@ SERVERS = ("gunicorn", "waitress")
 
 
 def command(server: str, name: str, *extra: str) -> list[str]:
-    target = f"tests.wsgi_apps:served_{name}"
+    target = f"tests.live_apps.wsgi_apps:served_{name}"
     if server == "gunicorn":
         # One sync worker: every request is counted in the one process we ask.
         return ["python", "-m", "gunicorn", "-w", "1", "-b", "127.0.0.1:{port}", *extra, target]

@@ -9,21 +9,12 @@ import pytest
 
 from reqsignals.auth import CookieStore, MemoryStore, RedisStore, SessionAuth, SQLiteStore
 from reqsignals.auth.stores.base import SessionStore
-from tests.support import Server
 
 from .apps import FLAVOURS, Client
-from .redis_server import redis_server as _redis_server
 
 STORES = ["cookie", "memory", "sqlite", "redis"]
 SERVER_STORES = ["memory", "sqlite", "redis"]
 SECRET = "test-secret-key-0123456789"
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[Server]:
-    """One real redis-server for the whole run; tests keep apart by key prefix."""
-    with _redis_server() as server:
-        yield server
 
 
 StoreFactory = Callable[..., SessionStore]

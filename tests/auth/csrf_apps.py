@@ -21,7 +21,6 @@ import httpx
 from fastapi import Request
 
 from reqsignals.auth import (
-    Argon2Hasher,
     ASGISessionMiddleware,
     MemoryBackend,
     SessionAuth,
@@ -35,11 +34,12 @@ from reqsignals.auth import (
     login,
     logout,
 )
+from tests.helpers.hashers import cheap_hasher
 
 FLAVOURS = ["wsgi", "flask", "asgi", "starlette", "fastapi"]
 ASGI_FLAVOURS = {"asgi", "starlette", "fastapi"}
 PASSWORD = "correct horse battery staple"
-CHEAP = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+CHEAP = cheap_hasher()
 
 
 def make_backend() -> MemoryBackend:

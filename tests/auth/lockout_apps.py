@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
-import argon2
 from fastapi import FastAPI, Form, Request
 from fastapi.responses import PlainTextResponse
 
@@ -39,27 +38,11 @@ from reqsignals.auth import (
 )
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import user_locked_out
+from tests.helpers.hashers import CountingPasswordHasher
 
 FLAVOURS = ["wsgi", "flask", "asgi", "starlette", "fastapi"]
 PASSWORD = "correct horse battery"
 USERS = ("ada", "bob")
-
-
-class CountingPasswordHasher(argon2.PasswordHasher):
-    """The real argon2 hasher with test costs, counting every Argon2 computation (a
-    verification, or a hash: the backend's first dummy verification makes one)."""
-
-    def __init__(self) -> None:
-        super().__init__(time_cost=1, memory_cost=1024, parallelism=1)
-        self.verifies = 0
-
-    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
-        self.verifies += 1
-        return super().hash(password, salt=salt)
-
-    def verify(self, hash: str | bytes, password: str | bytes) -> Any:
-        self.verifies += 1
-        return super().verify(hash, password)
 
 
 class Recorder:
@@ -81,7 +64,7 @@ class Recorder:
         )
 
     def stats(self) -> dict[str, Any]:
-        return {"verifies": self.counting.verifies, "locked": self.locked, "pid": os.getpid()}
+        return {"verifies": self.counting.computations, "locked": self.locked, "pid": os.getpid()}
 
 
 def make_auth(store: SessionStore, lockout: Lockout) -> tuple[SessionAuth, Recorder]:
@@ -89,7 +72,7 @@ def make_auth(store: SessionStore, lockout: Lockout) -> tuple[SessionAuth, Recor
     backend = MemoryBackend(hasher=Argon2Hasher(password_hasher=recorder.counting))
     for name in USERS:
         backend.create_user(name, PASSWORD)
-    recorder.counting.verifies = 0  # from here on: the logins' work only
+    recorder.counting.reset()  # from here on: the logins' work only
     user_locked_out.connect(recorder.heard, weak=False)
     return SessionAuth("lockout-test-secret", store, backends=[backend], lockout=lockout), recorder
 

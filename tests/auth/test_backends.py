@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import argon2
 import pytest
@@ -26,40 +26,15 @@ from reqsignals.auth.backends import (
 from reqsignals.auth.hashers import MAX_PASSWORD_LENGTH, Argon2Hasher
 from reqsignals.signals import connection_created
 from reqsignals.testing import capture
-from tests.support import write_locked_new_sqlite_file
+from tests.helpers.hashers import CountingPasswordHasher
+from tests.helpers.support import write_locked_new_sqlite_file
 
 ROOT = Path(__file__).resolve().parents[2]
-# Argon2 costs low enough for tests (the keyword arguments of argon2.PasswordHasher).
-CHEAP: dict[str, Any] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
-
-
-class CountingPasswordHasher(argon2.PasswordHasher):
-    """The real argon2 hasher, counting the hashing work it does and where."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.hashes = 0
-        self.verifies = 0
-        self.threads: set[int] = set()
-
-    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
-        self.hashes += 1
-        self.threads.add(threading.get_ident())
-        return super().hash(password, salt=salt)
-
-    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
-        self.verifies += 1
-        self.threads.add(threading.get_ident())
-        return super().verify(hash, password)
-
-    def reset(self) -> None:
-        self.hashes = self.verifies = 0
-        self.threads.clear()
 
 
 @pytest.fixture
 def work() -> CountingPasswordHasher:
-    return CountingPasswordHasher(**CHEAP)
+    return CountingPasswordHasher()
 
 
 @pytest.fixture
@@ -580,10 +555,10 @@ _PROCESS_SCRIPT = textwrap.dedent(
     """
     import sys, time
     from reqsignals.auth.backends import SQLiteBackend
-    from reqsignals.auth.hashers import Argon2Hasher
+    from tests.helpers.hashers import cheap_hasher
 
     path, me, other, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    backend = SQLiteBackend(path, hasher=Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1))
+    backend = SQLiteBackend(path, hasher=cheap_hasher())
     for i in range(count):
         name = f"{me}-{i}"
         user = backend.create_user(name, "pw-" + name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support import Server, run_server
+from tests.helpers.support import Server, run_server
 
 UVICORN = [
     "python",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import run_server
+from tests.helpers.support import run_server
 from tests.test_cli import CHROMIUM, CHROMIUM_FLAGS, CLI, demo_password, wait_for_output
 
 FORGED_PAGE = """<!doctype html><html><body>

@@ -16,7 +16,7 @@ import pytest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from reqsignals.auth import MemoryStore, SessionAuth
-from tests.support import Server, run_server
+from tests.helpers.support import Server, run_server
 
 from .conftest import SECRET
 from .csrf_apps import PASSWORD, make_backend, wsgi_app

@@ -40,7 +40,6 @@ from starlette.routing import Route
 
 from reqsignals.auth import (
     MASK,
-    Argon2Hasher,
     ASGISessionMiddleware,
     PermissionDenied,
     RedisStore,
@@ -62,7 +61,8 @@ from reqsignals.auth import (
 )
 from reqsignals.signals import user_logged_in, user_logged_out, user_login_failed
 from reqsignals.testing import Capture, capture
-from tests.support import Server, run_server
+from tests.helpers.hashers import cheap_hasher
+from tests.helpers.support import Server, run_server
 
 SECRET_KEY = "e2e-secret-key-Qm9vZ2llV29vZ2ll"
 OLD_SECRET_KEY = "e2e-old-secret-key-V2hhdGV2ZXI"
@@ -71,12 +71,11 @@ WRONG_PASSWORD = "wrong-Battery-Staple"
 NEW_PASSWORD = "n3w-Tr0ub4dor-and-3"
 OTHER_PASSWORD = "0ther-P4ssw0rd-Zebra"
 SECRETS = [SECRET_KEY, OLD_SECRET_KEY, PASSWORD, WRONG_PASSWORD, NEW_PASSWORD, OTHER_PASSWORD]
-CHEAP: dict[str, Any] = {"time_cost": 1, "memory_cost": 8192, "parallelism": 1}
 APPS = ["starlette", "fastapi", "flask", "wsgi"]
 
 
 def _users(path: str | Path) -> SQLiteBackend:
-    return SQLiteBackend(path, hasher=Argon2Hasher(**CHEAP))
+    return SQLiteBackend(path, hasher=cheap_hasher())
 
 
 def _name(user: Any) -> str | None:

@@ -36,12 +36,12 @@ from reqsignals.auth import (
 )
 from reqsignals.auth._tracking import SESSION_LAST_SEEN, SESSION_META
 from reqsignals.auth.flow import SESSION_BACKEND, SESSION_HASH, SESSION_USER_ID
-from reqsignals.auth.hashers import Argon2Hasher
 from reqsignals.signals import user_logged_in, user_logged_out, user_login_failed
 from reqsignals.testing import capture
+from tests.helpers.hashers import cheap_hasher
 
 SECRET = "flow-secret-key-0123456789"
-CHEAP = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+CHEAP = cheap_hasher()
 PASSWORD = "flow-password-5up3r"
 
 

@@ -1,36 +1,17 @@
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import argon2
 import pytest
 
 from reqsignals.auth.hashers import MAX_PASSWORD_LENGTH, Argon2Hasher, Hasher
-
-# Argon2 costs low enough for tests (the keyword arguments of argon2.PasswordHasher).
-CHEAP: dict[str, Any] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
-
-
-class CountingPasswordHasher(argon2.PasswordHasher):
-    """The real argon2 hasher, counting the hashing it does."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.hashes = 0
-        self.verifies = 0
-
-    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
-        self.hashes += 1
-        return super().hash(password, salt=salt)
-
-    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:
-        self.verifies += 1
-        return super().verify(hash, password)
+from tests.helpers.hashers import CountingPasswordHasher, cheap_hasher
 
 
 @pytest.fixture
 def counting() -> CountingPasswordHasher:
-    return CountingPasswordHasher(**CHEAP)
+    return CountingPasswordHasher()
 
 
 @pytest.fixture
@@ -39,7 +20,7 @@ def hasher(counting: CountingPasswordHasher) -> Argon2Hasher:
 
 
 def test_is_a_hasher() -> None:
-    h: Hasher = Argon2Hasher(**CHEAP)
+    h: Hasher = cheap_hasher()
     assert h.max_password_length == MAX_PASSWORD_LENGTH == 4096
 
 
@@ -179,7 +160,7 @@ def test_the_first_unknown_user_costs_what_a_wrong_password_costs(
     # user of the process included (it used to cost a hash and a verify: twice).
     from reqsignals.auth import MemoryBackend, SQLiteBackend
 
-    counting = CountingPasswordHasher(**CHEAP)
+    counting = CountingPasswordHasher()
     hasher = Argon2Hasher(password_hasher=counting)
     backend: Any
     if backend_kind == "memory":

@@ -15,7 +15,7 @@ from reqsignals.auth.lockout import Count, FailureCounter, Lockout, MemoryCounte
 from reqsignals.auth.lockout.redis import RedisCounter
 from reqsignals.auth.lockout.sqlite import SQLiteCounter
 from reqsignals.cli import main
-from tests.support import ROOT, Server, free_port
+from tests.helpers.support import ROOT, Server, free_port
 
 _ADA = username_key("ada")
 assert _ADA is not None

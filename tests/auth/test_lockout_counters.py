@@ -20,7 +20,7 @@ from reqsignals.auth.lockout import Count, FailureCounter, MemoryCounter
 from reqsignals.auth.lockout.redis import RedisCounter
 from reqsignals.auth.lockout.sqlite import SQLiteCounter, boot_id
 from reqsignals.signals import connection_created
-from tests.support import Server, free_port
+from tests.helpers.support import Server, free_port
 
 KINDS = ["memory", "sqlite", "redis"]
 USER = Count("username:ada", "username", "ada", 3)

@@ -14,7 +14,7 @@ from reqsignals.auth import LockedOut, Lockout, MemoryStore, SessionAuth, authen
 from reqsignals.auth.lockout.redis import RedisCounter
 from reqsignals.scrub import MASK
 from reqsignals.signals import user_locked_out, user_login_failed
-from tests.support import free_port
+from tests.helpers.support import free_port
 
 from .lockout_apps import BUILDERS, FLAVOURS, PASSWORD, make_auth
 
@@ -43,7 +43,7 @@ class App:
 
     @property
     def verifies(self) -> int:
-        return self.recorder.counting.verifies
+        return self.recorder.counting.computations
 
     def close(self) -> None:
         user_locked_out.disconnect(self.recorder.heard)

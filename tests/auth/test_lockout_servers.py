@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Server, run_server
+from tests.helpers.redis_server import redis_server
+from tests.helpers.support import Server, run_server
 
 from .lockout_apps import PASSWORD
 

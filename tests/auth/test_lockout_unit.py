@@ -21,7 +21,7 @@ from reqsignals.auth.lockout import (
 from reqsignals.auth.lockout.address import ProxyList, client_address, normalise_address
 from reqsignals.auth.lockout.redis import RedisCounter
 from reqsignals.auth.lockout.sqlite import SQLiteCounter
-from tests.support import Server
+from tests.helpers.support import Server
 
 
 def scope(peer: str | None, *forwarded: str) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from redis.retry import Retry
 from reqsignals import connection_created
 from reqsignals.auth import RedisStore, SessionAuth, SessionStoreUnavailable
 from reqsignals.testing import capture
-from tests.support import Server, free_port
+from tests.helpers.redis_server import redis_server as start_redis
+from tests.helpers.support import Server, free_port
 
 from .apps import Client
 from .conftest import SECRET
-from .redis_server import redis_server as start_redis
 
 AGE = 3600
 FAST_FAIL: dict[str, Any] = {

@@ -13,7 +13,7 @@ import pytest
 
 from reqsignals.auth import MemoryStore, SessionAuth, WeakSecretKeyWarning
 from reqsignals.auth.config import MIN_SECRET_KEY_LENGTH
-from tests.support import ROOT
+from tests.helpers.support import ROOT
 
 
 def test_the_documented_minimum_is_32_bytes() -> None:

@@ -16,7 +16,7 @@ import pytest
 from reqsignals import connection_created
 from reqsignals.auth import SessionStoreUnavailable, SQLiteStore
 from reqsignals.testing import capture
-from tests.support import write_locked_new_sqlite_file
+from tests.helpers.support import write_locked_new_sqlite_file
 
 AGE = 3600
 

@@ -27,7 +27,7 @@ from reqsignals.auth import (
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import session_revoked
 from reqsignals.testing import capture
-from tests.support import Server, run_server
+from tests.helpers.support import Server, run_server
 
 from .conftest import StoreFactory
 from .user_sessions_app import CHEAP, SECRET, flask_app, starlette_app

@@ -31,11 +31,11 @@ from reqsignals.auth import (
     revoke_session,
     update_session_auth_hash,
 )
-from reqsignals.auth.hashers import Argon2Hasher
 from reqsignals.auth.stores.base import SessionStore
+from tests.helpers.hashers import cheap_hasher
 
 SECRET = "user-sessions-secret-0123456789"
-CHEAP = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+CHEAP = cheap_hasher()
 
 
 def _info(info: SessionInfo) -> dict[str, Any]:

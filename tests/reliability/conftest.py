@@ -2,20 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
-
-from tests.auth.redis_server import redis_server as _redis_server
-from tests.support import Server
-
-
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[Server]:
-    """One real redis-server on 127.0.0.1 for this folder's tests."""
-    with _redis_server() as server:
-        yield server
-
 
 TABLES = pytest.StashKey[dict[str, list[dict[str, str]]]]()
 

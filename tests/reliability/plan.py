@@ -1,6 +1,6 @@
 """What each request of the fault-injection load does, decided by its id alone.
 
-The served apps (``tests/reliability/served.py``) and the load test both call these
+The served apps (``tests/live_apps/reliability_served.py``) and the load test both call these
 functions, so the test knows exactly how many faults the server saw: no randomness,
 no sampling, exact counts.
 

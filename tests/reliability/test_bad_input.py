@@ -45,7 +45,8 @@ from reqsignals.scrub import (
 )
 from reqsignals.signals import got_request_exception, request_finished, request_started
 from reqsignals.testing import Capture, capture
-from tests import canary
+from tests.helpers import canary
+from tests.helpers.hashers import cheap_hasher
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -539,7 +540,7 @@ def test_scrub_headers_lets_no_secret_through_any_shape(
 
 def _redis_store_down() -> Any:
     from reqsignals.auth import RedisStore
-    from tests.support import free_port
+    from tests.helpers.support import free_port
 
     # Nothing listens on this port: every call fails with SessionStoreUnavailable.
     url = f"redis://admin:{canary.PASSWORD}@127.0.0.1:{free_port()}/0"
@@ -551,7 +552,7 @@ def _redis_store_down() -> Any:
 
 
 def _bad_utf8_password() -> Any:
-    hasher = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+    hasher = cheap_hasher()
     return hasher.hash(canary.PASSWORD + "\udcff")  # a lone surrogate cannot be encoded
 
 

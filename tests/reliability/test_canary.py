@@ -1,11 +1,11 @@
-"""The canary fixture (tests/canary.py) catches each kind of leak, and only leaks."""
+"""The canary fixture (tests/helpers/canary.py) catches each kind of leak, and only leaks."""
 
 from __future__ import annotations
 
 import pytest
 
 from reqsignals.auth import scrub_credentials
-from tests import canary
+from tests.helpers import canary
 
 INNER = """
 import asyncio
@@ -13,7 +13,7 @@ import logging
 
 from reqsignals.signals import request_started, user_login_failed
 from reqsignals.auth import scrub_credentials
-from tests import canary
+from tests.helpers import canary
 
 
 def test_leak_in_a_log_message():
@@ -62,7 +62,7 @@ def test_the_canary_fixture_fails_each_leak_and_passes_the_rest(
     pytester: pytest.Pytester, canary_guard: canary.Watch
 ) -> None:
     pytester.makepyfile(test_inner=INNER)
-    result = pytester.runpytest_inprocess("-p", "tests.canary", "-p", "no:randomly")
+    result = pytester.runpytest_inprocess("-p", "tests.helpers.canary", "-p", "no:randomly")
     # The inner run leaks on purpose, in this process: this test's own guard saw it too.
     assert canary_guard.leaks
     canary_guard.leaks.clear()

@@ -6,7 +6,7 @@ on 127.0.0.1, while :mod:`tests.reliability.plan` injects, by request id: client
 leave mid-stream (10 %), app exceptions before and after the response started (5 %),
 sync and async receivers that raise (5 % of the sends), and a thread of the server
 connecting and disconnecting receivers all along. The served app
-(:mod:`tests.reliability.served`) keeps the books; this test reads them and asserts:
+(:mod:`tests.live_apps.reliability_served`) keeps the books; this test reads them and asserts:
 
 * every request the clients sent reached the middleware and the app exactly once, and
   got exactly one ``request_started`` and one ``request_finished`` (a request "accepted
@@ -35,7 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import Server, run_all, run_server
+from tests.helpers.support import Server, run_all, run_server
 
 from . import plan
 
@@ -57,20 +57,21 @@ RSS_BOUND_KIB = 8 * 1024
 
 SERVERS = {
     "uvicorn": [
-        "python", "-m", "uvicorn", "tests.reliability.served:asgi_app", "--host", "127.0.0.1",
-        "--port", "{port}", "--no-access-log", "--log-level", "warning", "--lifespan", "on",
+        "python", "-m", "uvicorn", "tests.live_apps.reliability_served:asgi_app",
+        "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
+        "--lifespan", "on",
     ],
     "hypercorn": [
-        "python", "-m", "hypercorn", "tests.reliability.served:asgi_app",
+        "python", "-m", "hypercorn", "tests.live_apps.reliability_served:asgi_app",
         "--bind", "127.0.0.1:{port}", "--keep-alive", "1",
     ],
     "gunicorn": [
         "python", "-m", "gunicorn", "-w", "1", "-k", "gthread", "--threads", "8",
-        "-b", "127.0.0.1:{port}", "tests.reliability.served:wsgi_app",
+        "-b", "127.0.0.1:{port}", "tests.live_apps.reliability_served:wsgi_app",
     ],
     "waitress": [
         "python", "-m", "waitress", "--listen=127.0.0.1:{port}", "--threads=8",
-        "tests.reliability.served:wsgi_app",
+        "tests.live_apps.reliability_served:wsgi_app",
     ],
 }  # fmt: skip
 ASGI = {"uvicorn", "hypercorn"}

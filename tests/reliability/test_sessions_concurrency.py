@@ -30,10 +30,9 @@ import httpx
 import pytest
 
 from reqsignals.auth import SQLiteBackend
-from tests import canary
-from tests.support import Server, run_all, run_server
-
-from .session_app import HASHER
+from tests.helpers import canary
+from tests.helpers.support import Server, run_all, run_server
+from tests.live_apps.reliability_sessions import HASHER
 
 pytestmark = [pytest.mark.server, pytest.mark.load, pytest.mark.timeout(180)]
 
@@ -41,7 +40,7 @@ CLIENTS = 500
 IN_FLIGHT = 100
 PROCESSES = 2
 UVICORN = [
-    "python", "-m", "uvicorn", "--factory", "tests.reliability.session_app:make_app",
+    "python", "-m", "uvicorn", "--factory", "tests.live_apps.reliability_sessions:make_app",
     "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
 ]  # fmt: skip
 

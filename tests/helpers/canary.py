@@ -8,7 +8,7 @@ traceback), or in the ``repr()`` of any keyword argument of a built-in signal
 
 Use them in tests::
 
-    from tests import canary
+    from tests.helpers import canary
 
     auth = SessionAuth(secret_key=canary.SECRET_KEY, ...)
     users.create_user("ada", canary.PASSWORD)
@@ -16,7 +16,7 @@ Use them in tests::
 
 Load the fixture for the whole suite from ``tests/conftest.py``::
 
-    pytest_plugins = ["tests.canary"]
+    pytest_plugins = ["tests.helpers.canary"]
 
 It is autouse: every test gets it. Each log record is checked as it is emitted, and
 the keyword arguments of each built-in signal send that a receiver hears as it is
@@ -58,7 +58,7 @@ API_KEY = secret("api-key")
 LITERALS = (
     "test-secret-key-0123456789",  # tests/auth/conftest.py SECRET
     "cross-process-secret",  # tests/auth/xproc_app.py SECRET
-    "reqsignals-tests-only",  # tests/django_project.py SECRET_KEY
+    "reqsignals-tests-only",  # tests/live_apps/django_project.py SECRET_KEY
     "correct horse",  # passwords in tests/auth
 )
 

@@ -36,8 +36,7 @@ from typing import Any
 from reqsignals import asgi, wsgi
 from reqsignals.signals import got_request_exception, request_finished, request_started
 from reqsignals.types import Environ, Receive, Scope, Send, StartResponse
-
-from . import plan
+from tests.reliability import plan
 
 ID_KEY = "tests.reliability.id"  # where the front counter leaves the parsed id
 _RAW_ID = plan.ID_HEADER.encode()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.types import ASGIApp
-from tests import asgi_apps
-from tests.asgi_django import application as django_application
-from tests.asgi_stats import connect_counters, with_stats
+from tests.helpers.asgi_stats import connect_counters, with_stats
+from tests.live_apps import asgi_apps
+from tests.live_apps.asgi_django import application as django_application
 
 apps: dict[str, ASGIApp] = {
     "bare": SignalsMiddleware(asgi_apps.bare),

@@ -1,11 +1,11 @@
-"""URLconf of the Django app in tests/wsgi_apps.py (Django imports it by name)."""
+"""URLconf of the Django app in tests/live_apps/wsgi_apps.py (Django imports it by name)."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.urls import path
 
-from tests.wsgi_apps import _stream
+from tests.live_apps.wsgi_apps import _stream
 
 
 def hello(request: HttpRequest) -> HttpResponse:

@@ -14,7 +14,7 @@ from typing import Any
 
 from reqsignals.signals import got_request_exception, request_finished, request_started
 from reqsignals.types import ASGIApp, Receive, Scope, Send
-from tests import asgi_apps
+from tests.live_apps import asgi_apps
 
 events: list[dict[str, Any]] = []
 _lock = threading.Lock()  # Django runs sync code in threads

@@ -10,7 +10,7 @@ from __future__ import annotations
 import django
 from django.conf import settings
 
-URLCONF = "tests.django_urls"
+URLCONF = "tests.live_apps.django_urls"
 
 
 def configure() -> None:

@@ -11,7 +11,7 @@ Each framework app answers the same paths:
   (bare app only: frameworks pick their own file responses).
 
 ``make_app(name)`` returns the app wrapped in ``SignalsMiddleware`` the way a user of
-that framework would. For a real server, point it at ``tests.wsgi_apps:served_<name>``
+that framework would. For a real server, point it at ``tests.live_apps.wsgi_apps:served_<name>``
 (``served_flask``, ``served_django``, ``served_werkzeug``, ``served_bare``): that
 object connects counting receivers in the server process, and answers
 ``GET /__stats`` — outside the middleware, so it is never counted — with what they
@@ -122,7 +122,7 @@ def make_werkzeug() -> Any:
 
 def make_django() -> Any:
     """Django's WSGI handler, with the test process's one Django configuration."""
-    from tests.django_project import configure
+    from tests.live_apps.django_project import configure
 
     configure()
     from django.core.wsgi import get_wsgi_application
@@ -236,7 +236,7 @@ def serve(name: str) -> Served:
 
 
 def __getattr__(attr: str) -> Any:
-    # `tests.wsgi_apps:served_flask` for gunicorn and waitress: built on first use.
+    # `tests.live_apps.wsgi_apps:served_flask` for gunicorn and waitress: built on first use.
     if attr.startswith("served_") and attr[len("served_") :] in NAMES:
         return serve(attr[len("served_") :])
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

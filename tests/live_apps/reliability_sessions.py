@@ -19,7 +19,6 @@ import os
 from typing import Any
 
 from reqsignals.auth import (
-    Argon2Hasher,
     RedisStore,
     SessionAuth,
     SQLiteBackend,
@@ -32,11 +31,12 @@ from reqsignals.auth import (
 )
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.types import Receive, Scope, Send
-from tests import canary
+from tests.helpers import canary
+from tests.helpers.hashers import cheap_hasher
 
 #: Cheap hashing for tests only: the same parameters in the test and the servers, so
 #: no login rehashes.
-HASHER = Argon2Hasher(time_cost=1, memory_cost=8192, parallelism=1)
+HASHER = cheap_hasher()
 
 
 def _store() -> SessionStore:

@@ -6,7 +6,7 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.support import Server, run_server
+from tests.helpers.support import Server, run_server
 
 
 def redis_argv() -> list[str]:

@@ -1,6 +1,6 @@
 """A Starlette app that connects its receivers in lifespan startup, for a real server.
 
-Nothing is connected at import: the counters of ``tests.asgi_stats`` are connected by
+Nothing is connected at import: the counters of ``tests.helpers.asgi_stats`` are connected by
 the app's lifespan, the way users subscribe receivers when their app starts.
 """
 
@@ -16,7 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from reqsignals.asgi import SignalsMiddleware
-from tests import asgi_stats
+from tests.helpers import asgi_stats
 
 
 @asynccontextmanager

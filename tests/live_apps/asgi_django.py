@@ -1,14 +1,14 @@
 """A minimal Django project as an ASGI app, under the ``/django/`` prefix.
 
-Importing this module configures Django (tests/django_project.py) if nothing has
-yet; its views are routed by tests/django_urls.py.
+Importing this module configures Django (tests/live_apps/django_project.py) if nothing has
+yet; its views are routed by tests/live_apps/django_urls.py.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from tests.django_project import configure
+from tests.live_apps.django_project import configure
 
 configure()
 
@@ -16,7 +16,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from tests.asgi_apps import CHUNKS  # noqa: E402
+from tests.live_apps.asgi_apps import CHUNKS  # noqa: E402
 
 
 async def ok(request: HttpRequest) -> HttpResponse:

@@ -1,12 +1,12 @@
-"""The URLconf of tests/django_project.py: every test Django view, by prefix."""
+"""The URLconf of tests/live_apps/django_project.py: every test Django view, by prefix."""
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from tests.asgi_django import urlpatterns as asgi_patterns
-from tests.wsgi_apps_django import urlpatterns as wsgi_patterns
+from tests.live_apps.asgi_django import urlpatterns as asgi_patterns
+from tests.live_apps.wsgi_apps_django import urlpatterns as wsgi_patterns
 
 
 def contrib_boom(request: HttpRequest) -> HttpResponse:
