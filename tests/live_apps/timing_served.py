@@ -1,8 +1,9 @@
 """What the servers of tests/test_response_duration.py serve: a fast response followed by
 background work, and a slow stream, as an ASGI (Starlette) and a WSGI app.
 
-Importing it connects a receiver that appends ``request_finished``'s path, ``duration``
-and ``response_duration`` as a JSON line to the file named by ``TIMING_EVENTS``.
+Imported with ``TIMING_EVENTS`` set (as the tests' servers are), it connects a receiver
+that appends ``request_finished``'s path, ``duration`` and ``response_duration`` as a
+JSON line to the file it names; imported without, it connects nothing.
 """
 
 from __future__ import annotations
@@ -40,7 +41,10 @@ def record(sender: Any, **kwargs: Any) -> None:
         out.write(json.dumps(line) + "\n")
 
 
-request_finished.connect(record)
+# Only in a server the tests started: test_response_duration.py imports this module
+# for its constants, and a receiver connected there would hear every later test.
+if "TIMING_EVENTS" in os.environ:
+    request_finished.connect(record)
 
 
 async def background(request: Request) -> PlainTextResponse:
