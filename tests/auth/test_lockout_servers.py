@@ -20,7 +20,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers.redis_server import redis_server
 from tests.helpers.support import Server, run_server
 
 from .lockout_apps import PASSWORD
