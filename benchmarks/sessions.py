@@ -133,7 +133,8 @@ async def cookie_from(app: Any, data: dict[str, Any]) -> bytes:
             if name == b"set-cookie":
                 got.append(value.split(b";")[0])
 
-    await app(setup)({"type": "http", "scheme": "http", "headers": []}, receive, capture)
+    setup_scope = {"type": "http", "method": "GET", "path": "/", "scheme": "http", "headers": []}
+    await app(setup)(setup_scope, receive, capture)
     return got[0]
 
 
