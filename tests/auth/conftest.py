@@ -9,12 +9,10 @@ import pytest
 
 from reqsignals.auth import CookieStore, MemoryStore, RedisStore, SessionAuth, SQLiteStore
 from reqsignals.auth.stores.base import SessionStore
-
-from .apps import FLAVOURS, Client
+from tests.live_apps.auth_apps import FLAVOURS, SECRET, Client
 
 STORES = ["cookie", "memory", "sqlite", "redis"]
 SERVER_STORES = ["memory", "sqlite", "redis"]
-SECRET = "test-secret-key-0123456789"
 
 
 StoreFactory = Callable[..., SessionStore]

@@ -21,8 +21,7 @@ from reqsignals.auth import (
 from reqsignals.auth.backends import MAX_USERNAME_LENGTH
 from reqsignals.auth.hashers import Argon2Hasher
 from reqsignals.signals import user_login_failed
-
-from .conftest import SECRET
+from tests.live_apps.auth_apps import SECRET
 
 CHEAP = Argon2Hasher(time_cost=1, memory_cost=1024, parallelism=1)
 # U+FDFA grows 18 times under NFKC: a megabyte of it used to stall a request.

@@ -9,9 +9,7 @@ import pytest
 
 from reqsignals.auth import SessionAuth
 from reqsignals.auth.stores.base import SessionStore
-
-from .apps import Client
-from .conftest import SECRET
+from tests.live_apps.auth_apps import SECRET, Client
 
 
 def set_cookie(response: object) -> str | None:

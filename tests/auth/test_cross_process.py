@@ -17,7 +17,7 @@ UVICORN = [
     "-m",
     "uvicorn",
     "--factory",
-    "tests.auth.xproc_app:make_asgi",
+    "tests.live_apps.auth_xproc_app:make_asgi",
     "--host",
     "127.0.0.1",
     "--port",
@@ -33,7 +33,7 @@ WAITRESS = [
     "--port={port}",
     "--threads=8",
     "--call",
-    "tests.auth.xproc_app:make_wsgi",
+    "tests.live_apps.auth_xproc_app:make_wsgi",
 ]
 SERVERS = {"uvicorn": UVICORN, "waitress": WAITRESS}
 

@@ -13,9 +13,8 @@ import pytest
 from reqsignals.auth import CSRF, MemoryStore, SessionAuth
 from reqsignals.auth import csrf as c
 from reqsignals.signals import csrf_failed
-
-from .conftest import SECRET
-from .csrf_apps import FLAVOURS, LoginClient, make_backend
+from tests.live_apps.auth_apps import SECRET
+from tests.live_apps.auth_csrf_apps import FLAVOURS, LoginClient, make_backend
 
 MakeLogin = Callable[..., LoginClient]
 

@@ -17,9 +17,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from reqsignals.auth import MemoryStore, SessionAuth
 from tests.helpers.support import Server, run_server
-
-from .conftest import SECRET
-from .csrf_apps import PASSWORD, make_backend, wsgi_app
+from tests.live_apps.auth_apps import SECRET
+from tests.live_apps.auth_csrf_apps import PASSWORD, make_backend, wsgi_app
 
 FORM = {"username": "ada", "password": PASSWORD}
 SEEN_BY_BROWSER = "https://app.example"
@@ -30,7 +29,7 @@ def uvicorn(*options: str) -> list[str]:
         "python",
         "-m",
         "uvicorn",
-        "tests.auth.csrf_served:app",
+        "tests.live_apps.auth_csrf_served:app",
         "--port",
         "{port}",
         "--log-level",

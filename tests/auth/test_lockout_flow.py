@@ -15,8 +15,7 @@ from reqsignals.auth.lockout.redis import RedisCounter
 from reqsignals.scrub import MASK
 from reqsignals.signals import user_locked_out, user_login_failed
 from tests.helpers.support import free_port
-
-from .lockout_apps import BUILDERS, FLAVOURS, PASSWORD, make_auth
+from tests.live_apps.auth_lockout_apps import BUILDERS, FLAVOURS, PASSWORD, make_auth
 
 ASYNC = {"asgi", "starlette", "fastapi"}
 

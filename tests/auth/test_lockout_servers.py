@@ -21,15 +21,14 @@ import httpx
 import pytest
 
 from tests.helpers.support import Server, run_server
-
-from .lockout_apps import PASSWORD
+from tests.live_apps.auth_lockout_apps import PASSWORD
 
 UVICORN = [
     "python",
     "-m",
     "uvicorn",
     "--factory",
-    "tests.auth.lockout_apps:make_asgi",
+    "tests.live_apps.auth_lockout_apps:make_asgi",
     "--host",
     "127.0.0.1",
     "--port",
@@ -50,7 +49,7 @@ WAITRESS = [
     # Waitress drops X-Forwarded-For unless told to keep it (or given --trusted-proxy).
     "--no-clear-untrusted-proxy-headers",
     "--call",
-    "tests.auth.lockout_apps:make_wsgi",
+    "tests.live_apps.auth_lockout_apps:make_wsgi",
 ]
 MAX, CLIENT_MAX, WINDOW = 5, 8, 3.0
 

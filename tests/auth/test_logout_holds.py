@@ -24,9 +24,10 @@ from reqsignals.auth import (
 )
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import user_logged_out
+from tests.live_apps.auth_apps import SECRET
+from tests.live_apps.auth_csrf_apps import make_backend
 
-from .conftest import SECRET, SERVER_STORES, StoreFactory
-from .csrf_apps import make_backend
+from .conftest import SERVER_STORES, StoreFactory
 
 # Each view does its auth step, then ends as the path says: "ok", "500" or "raise".
 #   /login-<end>   log ada in          /logout-<end>   log out

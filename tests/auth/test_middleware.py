@@ -35,9 +35,9 @@ from reqsignals.auth import (
     get_session,
 )
 from reqsignals.testing import capture
+from tests.live_apps.auth_apps import SECRET, Client
 
-from .apps import Client
-from .conftest import SECRET, StoreFactory
+from .conftest import StoreFactory
 
 MakeClient = Callable[..., Client]
 

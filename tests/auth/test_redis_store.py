@@ -20,9 +20,7 @@ from reqsignals.auth import RedisStore, SessionAuth, SessionStoreUnavailable
 from reqsignals.testing import capture
 from tests.helpers.redis_server import redis_server as start_redis
 from tests.helpers.support import Server, free_port
-
-from .apps import Client
-from .conftest import SECRET
+from tests.live_apps.auth_apps import SECRET, Client
 
 AGE = 3600
 FAST_FAIL: dict[str, Any] = {

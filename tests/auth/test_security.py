@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from itsdangerous import TimestampSigner
 
 from reqsignals.auth import MemoryStore, SessionAuth, SessionTooLarge, get_session
+from tests.live_apps.auth_apps import SECRET, Client
 
-from .apps import Client
-from .conftest import SECRET, StoreFactory
+from .conftest import StoreFactory
 
 MakeClient = Callable[..., Client]
 

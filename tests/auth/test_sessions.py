@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from reqsignals.auth import CookieStore, MemoryStore, Session, SessionAuth
-
-from .conftest import SECRET
+from tests.live_apps.auth_apps import SECRET
 
 # -- the mapping and its change tracking ---------------------------------------------
 

@@ -28,9 +28,9 @@ from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import session_revoked
 from reqsignals.testing import capture
 from tests.helpers.support import Server, run_server
+from tests.live_apps.auth_user_sessions_app import CHEAP, SECRET, flask_app, starlette_app
 
 from .conftest import StoreFactory
-from .user_sessions_app import CHEAP, SECRET, flask_app, starlette_app
 
 APPS = {"asgi": starlette_app, "wsgi": flask_app}
 SERVER_STORES = ["memory", "sqlite", "redis"]
@@ -432,7 +432,7 @@ UVICORN = [
     "-m",
     "uvicorn",
     "--factory",
-    "tests.auth.user_sessions_app:make_asgi",
+    "tests.live_apps.auth_user_sessions_app:make_asgi",
     "--host",
     "127.0.0.1",
     "--port",
@@ -448,7 +448,7 @@ WAITRESS = [
     "--port={port}",
     "--threads=4",
     "--call",
-    "tests.auth.user_sessions_app:make_wsgi",
+    "tests.live_apps.auth_user_sessions_app:make_wsgi",
 ]
 
 

@@ -21,9 +21,9 @@ from reqsignals.auth._tracking import record_login, session_id, session_info
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import session_revoked
 from reqsignals.testing import capture
+from tests.live_apps.auth_user_sessions_app import CHEAP, SECRET
 
 from .conftest import StoreFactory
-from .user_sessions_app import CHEAP, SECRET
 
 LOGGED_IN = {"_auth_user_id": 7, "_auth_user_backend": "b", "_auth_user_hash": "h"}
 

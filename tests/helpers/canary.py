@@ -56,8 +56,8 @@ API_KEY = secret("api-key")
 
 #: Secrets the existing tests use as literals, watched too.
 LITERALS = (
-    "test-secret-key-0123456789",  # tests/auth/conftest.py SECRET
-    "cross-process-secret",  # tests/auth/xproc_app.py SECRET
+    "test-secret-key-0123456789",  # tests/live_apps/auth_apps.py SECRET
+    "cross-process-secret",  # tests/live_apps/auth_xproc_app.py SECRET
     "reqsignals-tests-only",  # tests/live_apps/django_project.py SECRET_KEY
     "correct horse",  # passwords in tests/auth
 )

@@ -1,4 +1,4 @@
-"""An app with logins and the sessions-per-user API, for test_user_sessions.py.
+"""An app with logins and the sessions-per-user API, for tests/auth/test_user_sessions.py.
 
 Built as a Starlette app (ASGI, async API) and a Flask app (WSGI, sync API) over the
 same routes, so one test runs against both; servers started by the tests take the

@@ -18,6 +18,7 @@ import httpx
 from reqsignals.auth import ASGISessionMiddleware, Session, SessionAuth, get_session
 
 FLAVOURS = ["wsgi", "flask", "asgi", "starlette"]
+SECRET = "test-secret-key-0123456789"  # the key of the auth tests (tests/auth/conftest.py)
 
 
 def act(session: Session, action: str, params: dict[str, str]) -> tuple[int, dict[str, Any]]:

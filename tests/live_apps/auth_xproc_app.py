@@ -1,4 +1,4 @@
-"""The session app served by real server processes in test_cross_process.py.
+"""The session app served by real server processes in tests/auth/test_cross_process.py.
 
 The store comes from the environment: ``REQSIGNALS_TEST_STORE`` is ``sqlite:<path>`` or
 ``redis:<url>``, and ``REQSIGNALS_TEST_PREFIX`` the Redis key prefix.
@@ -12,7 +12,7 @@ from typing import Any
 from reqsignals.auth import RedisStore, SessionAuth, SQLiteStore
 from reqsignals.auth.stores.base import SessionStore
 
-from .apps import asgi_app, wsgi_app
+from .auth_apps import asgi_app, wsgi_app
 
 SECRET = "cross-process-secret"
 
