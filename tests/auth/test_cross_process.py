@@ -3,38 +3,17 @@
 from __future__ import annotations
 
 import json
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers.support import Server, run_server
+from tests.helpers import servers
+from tests.helpers.support import run_server
 
-UVICORN = [
-    "python",
-    "-m",
-    "uvicorn",
-    "--factory",
-    "tests.live_apps.auth_xproc_app:make_asgi",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "{port}",
-    "--log-level",
-    "warning",
-]
-WAITRESS = [
-    "python",
-    "-m",
-    "waitress",
-    "--host=127.0.0.1",
-    "--port={port}",
-    "--threads=8",
-    "--call",
-    "tests.live_apps.auth_xproc_app:make_wsgi",
-]
+UVICORN = servers.uvicorn("tests.live_apps.auth_xproc_app:make_asgi", factory=True)
+WAITRESS = servers.waitress("tests.live_apps.auth_xproc_app:make_wsgi")
 SERVERS = {"uvicorn": UVICORN, "waitress": WAITRESS}
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
@@ -42,13 +21,7 @@ pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
 
 @pytest.fixture(params=["sqlite", "redis"])
 def store_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    if request.param == "sqlite":
-        return {"REQSIGNALS_TEST_STORE": f"sqlite:{tmp_path / 'shared.db'}"}
-    server: Server = request.getfixturevalue("redis_server")
-    return {
-        "REQSIGNALS_TEST_STORE": f"redis:{server.url}",
-        "REQSIGNALS_TEST_PREFIX": f"xproc:{uuid.uuid4().hex}:",
-    }
+    return servers.store_env(request.param, request, tmp_path, "xproc:{}:")
 
 
 @pytest.mark.parametrize(

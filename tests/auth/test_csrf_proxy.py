@@ -16,6 +16,7 @@ import pytest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from reqsignals.auth import MemoryStore, SessionAuth
+from tests.helpers import servers
 from tests.helpers.support import Server, run_server
 from tests.live_apps.auth_apps import SECRET
 from tests.live_apps.auth_csrf_apps import PASSWORD, make_backend, wsgi_app
@@ -25,17 +26,7 @@ SEEN_BY_BROWSER = "https://app.example"
 
 
 def uvicorn(*options: str) -> list[str]:
-    return [
-        "python",
-        "-m",
-        "uvicorn",
-        "tests.live_apps.auth_csrf_served:app",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-        *options,
-    ]
+    return servers.uvicorn("tests.live_apps.auth_csrf_apps:served_asgi", *options, factory=True)
 
 
 @pytest.fixture(scope="module")

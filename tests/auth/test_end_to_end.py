@@ -35,6 +35,7 @@ from reqsignals.auth import (
 )
 from reqsignals.signals import user_logged_in, user_logged_out, user_login_failed
 from reqsignals.testing import Capture, capture
+from tests.helpers import servers
 from tests.helpers.support import Server, run_server
 from tests.live_apps.auth_end_to_end_apps import (
     ASGI,
@@ -52,29 +53,10 @@ SECRETS = [SECRET_KEY, OLD_SECRET_KEY, PASSWORD, WRONG_PASSWORD, NEW_PASSWORD, O
 APPS = ["starlette", "fastapi", "flask", "wsgi"]
 
 SERVERS = {
-    "uvicorn": [
-        "python",
-        "-m",
-        "uvicorn",
-        "--factory",
-        "tests.live_apps.auth_end_to_end_apps:served_starlette",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        "{port}",
-        "--log-level",
-        "warning",
-    ],
-    "waitress": [
-        "python",
-        "-m",
-        "waitress",
-        "--host=127.0.0.1",
-        "--port={port}",
-        "--threads=4",
-        "--call",
-        "tests.live_apps.auth_end_to_end_apps:served_flask",
-    ],
+    "uvicorn": servers.uvicorn(
+        "tests.live_apps.auth_end_to_end_apps:served_starlette", factory=True
+    ),
+    "waitress": servers.waitress("tests.live_apps.auth_end_to_end_apps:served_flask", threads=4),
 }
 
 
@@ -354,15 +336,8 @@ def test_login_scenario_through_a_real_server(
     users_db = tmp_path / "users.db"
     users = make_users(users_db)
     users.create_user("ada", PASSWORD)
-    if store_kind == "sqlite":
-        env = {"REQSIGNALS_E2E_STORE": f"sqlite:{tmp_path / 'sessions.db'}"}
-    else:
-        redis: Server = request.getfixturevalue("redis_server")
-        env = {
-            "REQSIGNALS_E2E_STORE": f"redis:{redis.url}",
-            "REQSIGNALS_E2E_PREFIX": f"e2e-served:{uuid.uuid4().hex}:",
-        }
-    env["REQSIGNALS_E2E_USERS"] = str(users_db)
+    env = servers.store_env(store_kind, request, tmp_path, "e2e-served:{}:")
+    env[servers.USERS] = str(users_db)
     with run_server(SERVERS[server], env=env) as running:
         browser = Browser(base_url=running.url)
         try:

@@ -14,43 +14,27 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.helpers import servers
 from tests.helpers.support import Server, run_server
 from tests.live_apps.auth_lockout_apps import PASSWORD
 
-UVICORN = [
-    "python",
-    "-m",
-    "uvicorn",
-    "--factory",
+UVICORN = servers.uvicorn(
     "tests.live_apps.auth_lockout_apps:make_asgi",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "{port}",
-    "--log-level",
-    "warning",
     # The lock-out reads X-Forwarded-For itself (trusted_proxies): uvicorn must not
     # rewrite the client first, as it does for 127.0.0.1 by default.
     "--no-proxy-headers",
-]
-WAITRESS = [
-    "python",
-    "-m",
-    "waitress",
-    "--host=127.0.0.1",
-    "--port={port}",
-    "--threads=8",
+    factory=True,
+)
+WAITRESS = servers.waitress(
+    "tests.live_apps.auth_lockout_apps:make_wsgi",
     # Waitress drops X-Forwarded-For unless told to keep it (or given --trusted-proxy).
     "--no-clear-untrusted-proxy-headers",
-    "--call",
-    "tests.live_apps.auth_lockout_apps:make_wsgi",
-]
+)
 MAX, CLIENT_MAX, WINDOW = 5, 8, 3.0
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(120)]
@@ -116,14 +100,9 @@ def pair(
         "LOCKOUT_WINDOW": str(WINDOW),
         "LOCKOUT_PROXIES": "127.0.0.1",
     }
+    directory = tmp_path_factory.mktemp("lockout")
+    env.update(servers.store_env(kind, request, directory, "lockout:{}:session:"))
     with ExitStack() as stack:
-        if kind == "sqlite":
-            path: Path = tmp_path_factory.mktemp("lockout") / "shared.db"
-            env["REQSIGNALS_TEST_STORE"] = f"sqlite:{path}"
-        else:
-            server: Server = request.getfixturevalue("redis_server")  # the session's Redis
-            env["REQSIGNALS_TEST_STORE"] = f"redis:{server.url}"
-            env["REQSIGNALS_TEST_PREFIX"] = f"lockout:{uuid.uuid4().hex}:session:"
         a = stack.enter_context(run_server(UVICORN, env=env))
         b = stack.enter_context(run_server(WAITRESS if second == "waitress" else UVICORN, env=env))
         yield Pair(a, b, stack)

@@ -27,6 +27,7 @@ from reqsignals.auth import (
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import session_revoked
 from reqsignals.testing import capture
+from tests.helpers import servers
 from tests.helpers.support import Server, run_server
 from tests.live_apps.auth_user_sessions_app import CHEAP, SECRET, flask_app, starlette_app
 
@@ -427,29 +428,8 @@ def test_revoking_while_the_session_is_in_use_loses_no_other_sessions_data(
 
 # -- two real server processes over one store --------------------------------------------
 
-UVICORN = [
-    "python",
-    "-m",
-    "uvicorn",
-    "--factory",
-    "tests.live_apps.auth_user_sessions_app:make_asgi",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "{port}",
-    "--log-level",
-    "warning",
-]
-WAITRESS = [
-    "python",
-    "-m",
-    "waitress",
-    "--host=127.0.0.1",
-    "--port={port}",
-    "--threads=4",
-    "--call",
-    "tests.live_apps.auth_user_sessions_app:make_wsgi",
-]
+UVICORN = servers.uvicorn("tests.live_apps.auth_user_sessions_app:make_asgi", factory=True)
+WAITRESS = servers.waitress("tests.live_apps.auth_user_sessions_app:make_wsgi", threads=4)
 
 
 @pytest.mark.server
@@ -462,13 +442,8 @@ def test_three_clients_through_two_processes(
     users.create_user("ada", PASSWORD)
     users.create_user("bob", PASSWORD)
     users.close()
-    env = {"REQSIGNALS_TEST_USERS": str(tmp_path / "users.db")}
-    if shared == "sqlite":
-        env["REQSIGNALS_TEST_STORE"] = f"sqlite:{tmp_path / 'sessions.db'}"
-    else:
-        server: Server = request.getfixturevalue("redis_server")
-        env["REQSIGNALS_TEST_STORE"] = f"redis:{server.url}"
-        env["REQSIGNALS_TEST_PREFIX"] = f"us:{uuid.uuid4().hex}:"
+    env = servers.store_env(shared, request, tmp_path, "us:{}:")
+    env[servers.USERS] = str(tmp_path / "users.db")
     with run_server(UVICORN, env=env) as one, run_server(WAITRESS, env=env) as two:
         bases = [one.url, two.url, one.url]
         clients = [httpx.Client(base_url=url, timeout=30) for url in bases]

@@ -1,7 +1,9 @@
 """One tiny session app, built four ways: bare WSGI, Flask, bare ASGI, Starlette.
 
 Every flavour routes ``/<action>?k=<key>&v=<json>`` to :func:`act`, so one test runs
-unchanged against each of them.
+unchanged against each of them. The flavours themselves (``json_*_app``: an app of that
+kind answering every path with a view's status and JSON body) serve the other auth
+apps too.
 """
 
 from __future__ import annotations
@@ -9,13 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+from starlette.requests import Request
 
 from reqsignals.auth import ASGISessionMiddleware, Session, SessionAuth, get_session
+from tests.helpers.clients import InProcessClient
 
 FLAVOURS = ["wsgi", "flask", "asgi", "starlette"]
 SECRET = "test-secret-key-0123456789"  # the key of the auth tests (tests/auth/conftest.py)
@@ -49,35 +53,46 @@ def act(session: Session, action: str, params: dict[str, str]) -> tuple[int, dic
     return 200, {"data": dict(session), "key": session.key, "pid": os.getpid()}
 
 
-def wsgi_app(auth: SessionAuth) -> Any:
+# -- the flavours: each answers every path with a view's (status, JSON body) ------------
+
+Answer = tuple[int, dict[str, Any]]
+
+
+def json_wsgi_app(auth: SessionAuth, view: Callable[[dict[str, Any], str], Answer]) -> Any:
+    """A bare WSGI app answering ``view(environ, action)``, *action* being the path
+    without its slashes; wrapped by *auth*."""
+
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
-        params = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-        status, body = act(get_session(environ), environ["PATH_INFO"].strip("/"), params)
+        status, body = view(environ, environ["PATH_INFO"].strip("/"))
         start_response(f"{status} X", [("Content-Type", "application/json")])
         return iter([json.dumps(body).encode()])
 
     return auth.wrap(app)
 
 
-def flask_app(auth: SessionAuth) -> Any:
+def json_flask_app(auth: SessionAuth, view: Callable[[Any, str], Answer]) -> Any:
+    """A Flask app answering ``view(flask.request, action)`` for GET and POST on every
+    path; its ``wsgi_app`` wrapped by *auth*."""
     import flask
 
     app = flask.Flask(__name__)
 
-    @app.route("/<action>", methods=["GET", "POST"])
-    def view(action: str) -> Any:
-        status, body = act(get_session(flask.request), action, dict(flask.request.args))
+    @app.route("/<path:action>", methods=["GET", "POST"])
+    def route(action: str) -> Any:
+        status, body = view(flask.request, action)
         return flask.jsonify(body), status
 
     app.wsgi_app = auth.wrap(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
-def asgi_app(auth: SessionAuth) -> Any:
+def json_asgi_app(
+    auth: SessionAuth, view: Callable[[dict[str, Any], Any, str], Awaitable[Answer]]
+) -> Any:
+    """A bare ASGI app answering ``await view(scope, receive, action)``; wrapped by *auth*."""
+
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        assert scope["type"] == "http"
-        params = dict(parse_qsl(scope["query_string"].decode()))
-        status, body = act(get_session(scope), scope["path"].strip("/"), params)
+        status, body = await view(scope, receive, scope["path"].strip("/"))
         await send(
             {
                 "type": "http.response.start",
@@ -90,56 +105,99 @@ def asgi_app(auth: SessionAuth) -> Any:
     return auth.wrap(app)
 
 
-def starlette_app(auth: SessionAuth) -> Any:
+def json_starlette_app(auth: SessionAuth, view: Callable[[Any, str], Awaitable[Answer]]) -> Any:
+    """A Starlette app answering ``await view(request, action)`` for GET and POST on every
+    path, with the session middleware in its middleware list."""
     from starlette.applications import Starlette
     from starlette.middleware import Middleware
-    from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    async def view(request: Request) -> JSONResponse:
-        # Starlette's own request.session must be our Session.
-        status, body = act(
-            request.session,  # type: ignore[arg-type]
-            request.path_params["action"],
-            dict(request.query_params),
-        )
+    async def route(request: Request) -> JSONResponse:
+        status, body = await view(request, request.path_params["action"])
         return JSONResponse(body, status_code=status)
 
     return Starlette(
-        routes=[Route("/{action}", view, methods=["GET", "POST"])],
+        routes=[Route("/{action:path}", route, methods=["GET", "POST"])],
         middleware=[Middleware(ASGISessionMiddleware, auth=auth)],
     )
+
+
+def json_fastapi_app(auth: SessionAuth, view: Callable[[Any, str], Awaitable[Answer]]) -> Any:
+    """A FastAPI app answering ``await view(request, action)`` for GET and POST on every
+    path, the session middleware added with ``add_middleware``."""
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    app = FastAPI()
+
+    # FastAPI reads the annotations by name from this module's globals: Request is one.
+    @app.api_route("/{action:path}", methods=["GET", "POST"])
+    async def route(action: str, request: Request) -> Any:
+        status, body = await view(request, action)
+        return JSONResponse(body, status_code=status)
+
+    app.add_middleware(ASGISessionMiddleware, auth=auth)
+    return app
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole body of an ASGI request, from its ``http.request`` messages."""
+    body: bytes = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+# -- the session app -----------------------------------------------------------------
+
+
+def wsgi_app(auth: SessionAuth) -> Any:
+    def view(environ: dict[str, Any], action: str) -> Answer:
+        params = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        return act(get_session(environ), action, params)
+
+    return json_wsgi_app(auth, view)
+
+
+def flask_app(auth: SessionAuth) -> Any:
+    def view(request: Any, action: str) -> Answer:
+        return act(get_session(request), action, dict(request.args))
+
+    return json_flask_app(auth, view)
+
+
+def asgi_app(auth: SessionAuth) -> Any:
+    async def view(scope: dict[str, Any], receive: Any, action: str) -> Answer:
+        assert scope["type"] == "http"
+        params = dict(parse_qsl(scope["query_string"].decode()))
+        return act(get_session(scope), action, params)
+
+    return json_asgi_app(auth, view)
+
+
+def starlette_app(auth: SessionAuth) -> Any:
+    async def view(request: Any, action: str) -> Answer:
+        # Starlette's own request.session must be our Session.
+        return act(request.session, action, dict(request.query_params))
+
+    return json_starlette_app(auth, view)
 
 
 BUILDERS = {"wsgi": wsgi_app, "flask": flask_app, "asgi": asgi_app, "starlette": starlette_app}
 
 
-class Client:
+class Client(InProcessClient):
     """A sync httpx client for any flavour; ASGI apps run on one event loop per client."""
 
     def __init__(self, flavour: str, auth: SessionAuth, *, https: bool = False) -> None:
-        self.flavour = flavour
-        self.auth = auth
-        self.app = BUILDERS[flavour](auth)
-        self.is_asgi = flavour in ("asgi", "starlette")
         base_url = "https://testserver" if https else "http://testserver"
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.closed = False
-        self._client: httpx.Client | httpx.AsyncClient
-        if self.is_asgi:
-            self.loop = asyncio.new_event_loop()
-            self._client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=self.app), base_url=base_url
-            )
-        else:
-            self._client = httpx.Client(
-                transport=httpx.WSGITransport(app=self.app), base_url=base_url
-            )
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._client.cookies
+        super().__init__(
+            BUILDERS[flavour](auth), auth, asgi=flavour in ("asgi", "starlette"), base_url=base_url
+        )
+        self.flavour = flavour
 
     def use_cookie(self, value: str, name: str = "session") -> None:
         """From now on send only this cookie."""
@@ -163,19 +221,6 @@ class Client:
         )
         return w.status_code, w.get_json(), w.headers.get("Set-Cookie")
 
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        if self.loop is not None:
-            assert isinstance(self._client, httpx.AsyncClient)
-            return self.loop.run_until_complete(self._client.request(method, url, **kwargs))
-        assert isinstance(self._client, httpx.Client)
-        return self._client.request(method, url, **kwargs)
-
-    def get(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("GET", url, **kwargs)
-
-    def post(self, url: str, **kwargs: Any) -> httpx.Response:
-        return self.request("POST", url, **kwargs)
-
     def set(self, key: str, value: Any) -> httpx.Response:
         return self.post("/set", params={"k": key, "v": json.dumps(value)})
 
@@ -189,17 +234,3 @@ class Client:
         if self.loop is not None:
             return self.loop.run_until_complete(coro)
         return asyncio.run(coro)
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        if self.loop is not None:
-            assert isinstance(self._client, httpx.AsyncClient)
-            self.loop.run_until_complete(self._client.aclose())
-            self.loop.run_until_complete(self.auth.store.aclose())
-            self.loop.close()
-        else:
-            assert isinstance(self._client, httpx.Client)
-            self._client.close()
-            self.auth.store.close()

@@ -4,25 +4,23 @@ CSRF tests, and a client that drives any of them.
 Every flavour serves the same routes: ``POST /login`` (urlencoded or multipart
 ``username`` and ``password``), ``POST /logout``, ``GET /me``, ``GET /token`` (a CSRF
 token), ``POST /upload`` (the SHA-256 and length of the body it received), and
-``POST /hooks/ping``. Each call of the app itself is recorded in ``calls``.
+``POST /hooks/ping``. Each call of the app itself is recorded in ``calls``. The flavours
+are those of ``auth_apps``; ``served_asgi`` is the bare ASGI one for a real server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import io
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-from fastapi import Request
 
 from reqsignals.auth import (
-    ASGISessionMiddleware,
     MemoryBackend,
+    MemoryStore,
     SessionAuth,
     aauthenticate,
     aget_user,
@@ -34,7 +32,19 @@ from reqsignals.auth import (
     login,
     logout,
 )
+from tests.helpers.clients import InProcessClient
 from tests.helpers.hashers import cheap_hasher
+
+from .auth_apps import (
+    SECRET,
+    Answer,
+    json_asgi_app,
+    json_fastapi_app,
+    json_flask_app,
+    json_starlette_app,
+    json_wsgi_app,
+    read_body,
+)
 
 FLAVOURS = ["wsgi", "flask", "asgi", "starlette", "fastapi"]
 ASGI_FLAVOURS = {"asgi", "starlette", "fastapi"}
@@ -65,7 +75,7 @@ def _form(content_type: str, body: bytes) -> dict[str, str]:
     return dict(parse_qsl(body.decode()))
 
 
-def _answer(action: str, body: bytes, user: Any) -> tuple[int, dict[str, Any]]:
+def _answer(action: str, body: bytes, user: Any) -> Answer:
     if action == "upload":
         return 200, {"sha256": hashlib.sha256(body).hexdigest(), "length": len(body)}
     return 200, {"user": user.username or None}
@@ -75,146 +85,99 @@ def _answer(action: str, body: bytes, user: Any) -> tuple[int, dict[str, Any]]:
 
 
 def wsgi_app(auth: SessionAuth, calls: list[str]) -> Any:
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterator[bytes]:
-        action = environ["PATH_INFO"].strip("/")
+    def view(environ: dict[str, Any], action: str) -> Answer:
         calls.append(f"{environ['REQUEST_METHOD']} /{action}")
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
-        status, answer = 200, {}
         if action == "token":
-            answer = {"token": csrf_token(environ)}
-        elif action == "login":
+            return 200, {"token": csrf_token(environ)}
+        if action == "login":
             form = _form(environ.get("CONTENT_TYPE", ""), body)
             user = authenticate(environ, username=form["username"], password=form["password"])
             if user is None:
-                status = 401
-            else:
-                login(environ, user)
+                return 401, {}
+            login(environ, user)
         elif action == "logout":
             logout(environ)
-        if not answer and status == 200:
-            status, answer = _answer(action, body, get_user(environ))
-        start_response(f"{status} X", [("Content-Type", "application/json")])
-        return iter([json.dumps(answer).encode()])
+        return _answer(action, body, get_user(environ))
 
-    return auth.wrap(app)
+    return json_wsgi_app(auth, view)
 
 
 def flask_app(auth: SessionAuth, calls: list[str]) -> Any:
-    import flask
-
-    app = flask.Flask(__name__)
-
-    @app.route("/<path:action>", methods=["GET", "POST"])
-    def view(action: str) -> Any:
-        request = flask.request
+    def view(request: Any, action: str) -> Answer:
         calls.append(f"{request.method} /{action}")
         if action == "token":
-            return flask.jsonify(token=csrf_token(request))
+            return 200, {"token": csrf_token(request)}
         if action == "login":
             user = authenticate(
                 request, username=request.form["username"], password=request.form["password"]
             )
             if user is None:
-                return flask.jsonify(user=None), 401
+                return 401, {"user": None}
             login(request, user)
         elif action == "logout":
             logout(request)
         body = request.get_data() if action == "upload" else b""
-        status, answer = _answer(action, body, get_user(request))
-        return flask.jsonify(answer), status
+        return _answer(action, body, get_user(request))
 
-    app.wsgi_app = auth.wrap(app.wsgi_app)  # type: ignore[method-assign]
-    return app
+    return json_flask_app(auth, view)
 
 
 # -- ASGI ----------------------------------------------------------------------------
 
 
 def asgi_app(auth: SessionAuth, calls: list[str]) -> Any:
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        action = scope["path"].strip("/")
+    async def view(scope: dict[str, Any], receive: Any, action: str) -> Answer:
         calls.append(f"{scope['method']} /{action}")
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        status, answer = 200, {}
-        headers = dict(scope["headers"])
+        body = await read_body(receive)
         if action == "token":
-            answer = {"token": csrf_token(scope)}
-        elif action == "login":
-            form = _form(headers.get(b"content-type", b"").decode(), body)
+            return 200, {"token": csrf_token(scope)}
+        if action == "login":
+            content_type = dict(scope["headers"]).get(b"content-type", b"").decode()
+            form = _form(content_type, body)
             user = await aauthenticate(scope, username=form["username"], password=form["password"])
             if user is None:
-                status = 401
-            else:
-                await alogin(scope, user)
+                return 401, {}
+            await alogin(scope, user)
         elif action == "logout":
             await alogout(scope)
-        if not answer and status == 200:
-            status, answer = _answer(action, body, await aget_user(scope))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+        return _answer(action, body, await aget_user(scope))
 
-    return auth.wrap(app)
+    return json_asgi_app(auth, view)
 
 
-async def _starlette_view(request: Any, calls: list[str]) -> Any:
-    from starlette.responses import JSONResponse
+def _starlette_view(calls: list[str]) -> Callable[[Any, str], Awaitable[Answer]]:
+    """The view of the Starlette and FastAPI flavours (a Starlette request either way)."""
 
-    action = request.path_params["action"]
-    calls.append(f"{request.method} /{action}")
-    if action == "token":
-        return JSONResponse({"token": csrf_token(request)})
-    body = b""
-    if action == "login":
-        form = await request.form()
-        user = await aauthenticate(request, username=form["username"], password=form["password"])
-        if user is None:
-            return JSONResponse({"user": None}, status_code=401)
-        await alogin(request, user)
-    elif action == "logout":
-        await alogout(request)
-    elif action == "upload":
-        body = await request.body()
-    status, answer = _answer(action, body, await aget_user(request))
-    return JSONResponse(answer, status_code=status)
+    async def view(request: Any, action: str) -> Answer:
+        calls.append(f"{request.method} /{action}")
+        if action == "token":
+            return 200, {"token": csrf_token(request)}
+        body = b""
+        if action == "login":
+            form = await request.form()
+            user = await aauthenticate(
+                request, username=form["username"], password=form["password"]
+            )
+            if user is None:
+                return 401, {"user": None}
+            await alogin(request, user)
+        elif action == "logout":
+            await alogout(request)
+        elif action == "upload":
+            body = await request.body()
+        return _answer(action, body, await aget_user(request))
+
+    return view
 
 
 def starlette_app(auth: SessionAuth, calls: list[str]) -> Any:
-    from starlette.applications import Starlette
-    from starlette.middleware import Middleware
-    from starlette.routing import Route
-
-    async def view(request: Any) -> Any:
-        return await _starlette_view(request, calls)
-
-    return Starlette(
-        routes=[Route("/{action:path}", view, methods=["GET", "POST"])],
-        middleware=[Middleware(ASGISessionMiddleware, auth=auth)],
-    )
+    return json_starlette_app(auth, _starlette_view(calls))
 
 
 def fastapi_app(auth: SessionAuth, calls: list[str]) -> Any:
-    from fastapi import FastAPI
-
-    app = FastAPI()
-
-    @app.api_route("/{action:path}", methods=["GET", "POST"])
-    async def view(action: str, request: Request) -> Any:
-        return await _starlette_view(request, calls)
-
-    app.add_middleware(ASGISessionMiddleware, auth=auth)
-    return app
+    return json_fastapi_app(auth, _starlette_view(calls))
 
 
 BUILDERS = {
@@ -226,35 +189,19 @@ BUILDERS = {
 }
 
 
-class LoginClient:
+def served_asgi() -> Any:
+    """The bare ASGI flavour over a memory store, for a real server:
+    ``uvicorn --factory tests.live_apps.auth_csrf_apps:served_asgi``."""
+    return asgi_app(SessionAuth(SECRET, MemoryStore(), backends=[make_backend()]), [])
+
+
+class LoginClient(InProcessClient):
     """A sync httpx client of one flavour; the app's calls are in ``calls``."""
 
     def __init__(self, flavour: str, auth: SessionAuth, base_url: str = "http://testserver"):
         self.calls: list[str] = []
-        self.auth = auth
-        self.app = BUILDERS[flavour](auth, self.calls)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._client: httpx.Client | httpx.AsyncClient
-        if flavour in ASGI_FLAVOURS:
-            self.loop = asyncio.new_event_loop()
-            self._client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=self.app), base_url=base_url
-            )
-        else:
-            self._client = httpx.Client(
-                transport=httpx.WSGITransport(app=self.app), base_url=base_url
-            )
-
-    @property
-    def cookies(self) -> httpx.Cookies:
-        return self._client.cookies
-
-    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        if self.loop is not None:
-            assert isinstance(self._client, httpx.AsyncClient)
-            return self.loop.run_until_complete(self._client.request(method, url, **kwargs))
-        assert isinstance(self._client, httpx.Client)
-        return self._client.request(method, url, **kwargs)
+        app = BUILDERS[flavour](auth, self.calls)
+        super().__init__(app, auth, asgi=flavour in ASGI_FLAVOURS, base_url=base_url)
 
     def login(self, username: str = "ada", **kwargs: Any) -> httpx.Response:
         data = {"username": username, "password": PASSWORD, **kwargs.pop("data", {})}
@@ -267,17 +214,3 @@ class LoginClient:
 
     def token(self) -> str:
         return self.request("GET", "/token").json()["token"]  # type: ignore[no-any-return]
-
-    def close(self, *, store: bool = True) -> None:
-        """Close the client, and the store too unless *store* is false (shared)."""
-        if self.loop is not None:
-            assert isinstance(self._client, httpx.AsyncClient)
-            self.loop.run_until_complete(self._client.aclose())
-            if store:
-                self.loop.run_until_complete(self.auth.store.aclose())
-            self.loop.close()
-        else:
-            assert isinstance(self._client, httpx.Client)
-            self._client.close()
-            if store:
-                self.auth.store.close()

@@ -10,9 +10,8 @@ Every app has the same five routes:
 - ``POST /password`` (form ``password``): changes the password of the user logged in
   and keeps this session with ``update_session_auth_hash``.
 
-Served by real servers (``served_starlette``, ``served_flask``), the configuration comes
-from the environment: ``REQSIGNALS_E2E_STORE`` (``sqlite:<path>`` or ``redis:<url>``),
-``REQSIGNALS_E2E_PREFIX`` (Redis key prefix) and ``REQSIGNALS_E2E_USERS`` (the users file).
+Served by real servers (``served_starlette``, ``served_flask``), the store and the users
+file come from the environment (tests/helpers/servers.py).
 """
 
 from __future__ import annotations
@@ -35,10 +34,8 @@ from starlette.routing import Route
 
 from reqsignals.auth import (
     ASGISessionMiddleware,
-    RedisStore,
     SessionAuth,
     SQLiteBackend,
-    SQLiteStore,
     aauthenticate,
     aget_user,
     alogin,
@@ -50,6 +47,7 @@ from reqsignals.auth import (
     logout,
     update_session_auth_hash,
 )
+from tests.helpers import servers
 from tests.helpers.hashers import cheap_hasher
 
 SECRET_KEY = "e2e-secret-key-Qm9vZ2llV29vZ2ll"
@@ -243,13 +241,8 @@ ASGI = {"starlette", "fastapi"}
 
 
 def _served(kind: str) -> Any:
-    store_kind, _, where = os.environ["REQSIGNALS_E2E_STORE"].partition(":")
-    if store_kind == "sqlite":
-        store: Any = SQLiteStore(where)
-    else:
-        store = RedisStore(where, prefix=os.environ["REQSIGNALS_E2E_PREFIX"])
-    users = make_users(os.environ["REQSIGNALS_E2E_USERS"])
-    auth = SessionAuth([SECRET_KEY, OLD_SECRET_KEY], store, backends=[users])
+    users = make_users(os.environ[servers.USERS])
+    auth = SessionAuth([SECRET_KEY, OLD_SECRET_KEY], servers.store_from_env(), backends=[users])
     return BUILDERS[kind](auth, users)
 
 

@@ -7,10 +7,9 @@ logged in, 401 ``no`` when refused by the backend; a ``LockedOut`` is not caught
 session middleware answers it with 429. ``GET /stats`` tells what this process did:
 Argon2 computations (``verifies``), ``user_locked_out`` sends (``locked``) and its pid.
 
-When served, the store and the lock-out come from the environment:
-``REQSIGNALS_TEST_STORE`` (``sqlite:<path>`` or ``redis:<url>``), ``REQSIGNALS_TEST_PREFIX``
-(Redis key prefix), ``LOCKOUT_MAX``, ``LOCKOUT_WINDOW`` and ``LOCKOUT_PROXIES``
-(comma-separated).
+When served, the store and the lock-out come from the environment: the store as
+tests/helpers/servers.py names it, ``LOCKOUT_MAX``, ``LOCKOUT_CLIENT_MAX``,
+``LOCKOUT_WINDOW`` and ``LOCKOUT_PROXIES`` (comma-separated).
 """
 
 from __future__ import annotations
@@ -28,9 +27,7 @@ from reqsignals.auth import (
     Argon2Hasher,
     Lockout,
     MemoryBackend,
-    RedisStore,
     SessionAuth,
-    SQLiteStore,
     aauthenticate,
     alogin,
     authenticate,
@@ -38,7 +35,10 @@ from reqsignals.auth import (
 )
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import user_locked_out
+from tests.helpers import servers
 from tests.helpers.hashers import CountingPasswordHasher
+
+from .auth_apps import read_body
 
 FLAVOURS = ["wsgi", "flask", "asgi", "starlette", "fastapi"]
 PASSWORD = "correct horse battery"
@@ -124,12 +124,7 @@ def flask_app(auth: SessionAuth, recorder: Recorder) -> Any:
 
 
 async def _read_form(receive: Any) -> dict[str, str]:
-    body = b""
-    while True:
-        message = await receive()
-        body += message.get("body", b"")
-        if not message.get("more_body"):
-            return dict(parse_qsl(body.decode()))
+    return dict(parse_qsl((await read_body(receive)).decode()))
 
 
 def asgi_app(auth: SessionAuth, recorder: Recorder) -> Any:
@@ -211,12 +206,6 @@ BUILDERS: dict[str, Callable[[SessionAuth, Recorder], Any]] = {
 
 
 def _served(flavour: str) -> Any:
-    kind, _, where = os.environ["REQSIGNALS_TEST_STORE"].partition(":")
-    store: SessionStore
-    if kind == "sqlite":
-        store = SQLiteStore(where)
-    else:
-        store = RedisStore(where, prefix=os.environ["REQSIGNALS_TEST_PREFIX"])
     proxies = [p for p in os.environ.get("LOCKOUT_PROXIES", "").split(",") if p]
     lockout = Lockout(
         max_failures=int(os.environ.get("LOCKOUT_MAX", "5")),
@@ -224,7 +213,7 @@ def _served(flavour: str) -> Any:
         trusted_proxies=proxies,
         max_client_failures=int(os.environ.get("LOCKOUT_CLIENT_MAX", "1000")),
     )
-    auth, recorder = make_auth(store, lockout)
+    auth, recorder = make_auth(servers.store_from_env(), lockout)
     return BUILDERS[flavour](auth, recorder)
 
 

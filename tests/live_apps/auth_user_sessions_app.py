@@ -2,8 +2,7 @@
 
 Built as a Starlette app (ASGI, async API) and a Flask app (WSGI, sync API) over the
 same routes, so one test runs against both; servers started by the tests take the
-store and the users file from the environment (``REQSIGNALS_TEST_STORE`` as
-``sqlite:<path>`` or ``redis:<url>``, ``REQSIGNALS_TEST_PREFIX``, ``REQSIGNALS_TEST_USERS``).
+store and the users file from the environment (tests/helpers/servers.py).
 """
 
 from __future__ import annotations
@@ -13,11 +12,9 @@ import os
 from typing import Any
 
 from reqsignals.auth import (
-    RedisStore,
     SessionAuth,
     SessionInfo,
     SQLiteBackend,
-    SQLiteStore,
     aauthenticate,
     alist_sessions,
     alogin,
@@ -31,7 +28,7 @@ from reqsignals.auth import (
     revoke_session,
     update_session_auth_hash,
 )
-from reqsignals.auth.stores.base import SessionStore
+from tests.helpers import servers
 from tests.helpers.hashers import cheap_hasher
 
 SECRET = "user-sessions-secret-0123456789"
@@ -149,14 +146,8 @@ def flask_app(auth: SessionAuth, users: Any) -> Any:
 
 
 def _from_env() -> tuple[SessionAuth, SQLiteBackend]:
-    kind, _, where = os.environ["REQSIGNALS_TEST_STORE"].partition(":")
-    store: SessionStore
-    if kind == "sqlite":
-        store = SQLiteStore(where)
-    else:
-        store = RedisStore(where, prefix=os.environ["REQSIGNALS_TEST_PREFIX"])
-    users = SQLiteBackend(os.environ["REQSIGNALS_TEST_USERS"], hasher=CHEAP)
-    return SessionAuth(SECRET, store, backends=[users]), users
+    users = SQLiteBackend(os.environ[servers.USERS], hasher=CHEAP)
+    return SessionAuth(SECRET, servers.store_from_env(), backends=[users]), users
 
 
 def make_asgi() -> Any:
