@@ -113,7 +113,7 @@ def _plural(word: str) -> str:
     return word + "es" if word.endswith(("s", "x", "z", "ch", "sh")) else word + "s"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, init=False)
 class ScrubRule:
     """Which keys are sensitive: long words matched anywhere, short words matched whole.
 
@@ -124,7 +124,9 @@ class ScrubRule:
         short_words: words that make a key sensitive only as a whole word or its simple
             plural (``"pin"`` matches ``pin``, ``user_pin``, ``PINs``; not ``spinach``).
 
-    Words are letters only and compared case-insensitively.
+    Words are letters only and compared case-insensitively. Any collection of words
+    will do (a set, a list, a tuple); the rule keeps them as frozen sets of lower-case
+    words, in :attr:`long_words` and :attr:`short_words`.
 
     Raises:
         TypeError: a single string was given instead of a collection of words.
@@ -138,19 +140,17 @@ class ScrubRule:
         scrub_credentials(form, rule=rule)
     """
 
-    long_words: frozenset[str] = frozenset()
-    short_words: frozenset[str] = frozenset()
+    long_words: frozenset[str]
+    short_words: frozenset[str]
     _short_forms: frozenset[str] = dataclasses.field(
-        init=False, repr=False, compare=False, hash=False, default=frozenset()
+        init=False, repr=False, compare=False, hash=False
     )
 
-    def __post_init__(self) -> None:
-        long_words = _word_set(self.long_words, "long_words")
-        short_words = _word_set(self.short_words, "short_words")
-        object.__setattr__(self, "long_words", long_words)
-        object.__setattr__(self, "short_words", short_words)
-        forms = short_words | {_plural(word) for word in short_words}
-        object.__setattr__(self, "_short_forms", frozenset(forms))
+    def __init__(self, long_words: Iterable[str] = (), short_words: Iterable[str] = ()) -> None:
+        short = _word_set(short_words, "short_words")
+        object.__setattr__(self, "long_words", _word_set(long_words, "long_words"))
+        object.__setattr__(self, "short_words", short)
+        object.__setattr__(self, "_short_forms", short | {_plural(word) for word in short})
 
     def extend(
         self, *, long_words: Iterable[str] = (), short_words: Iterable[str] = ()

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import types
 from collections import OrderedDict, namedtuple
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -413,6 +413,28 @@ def test_replacing_the_rule() -> None:
     assert scrub_credentials(data, rule=rule) == {"password": MASK, "token": "t", "pin": "1"}
     assert rule == ScrubRule(long_words=frozenset({"PASSWORD"}))
     assert "_short_forms" not in repr(rule)
+
+
+@pytest.mark.parametrize(
+    ("long_words", "short_words"),
+    [
+        pytest.param({"Password"}, set(), id="sets"),
+        pytest.param(["password", "PASSWORD"], [], id="lists"),
+        pytest.param(("password",), (), id="tuples"),
+        pytest.param(frozenset({"password"}), frozenset(), id="frozensets"),
+        pytest.param({"password": 1}.keys(), {}.keys(), id="dict-keys"),
+    ],
+)
+def test_any_collection_of_words_is_kept_as_a_frozen_set(
+    long_words: Iterable[str], short_words: Iterable[str]
+) -> None:
+    rule = ScrubRule(long_words=long_words, short_words=short_words)
+    assert (type(rule.long_words), type(rule.short_words)) == (frozenset, frozenset)
+    assert (rule.long_words, rule.short_words) == (frozenset({"password"}), frozenset())
+    assert rule == ScrubRule(long_words=frozenset({"password"}))
+    assert repr(rule) == "ScrubRule(long_words=frozenset({'password'}), short_words=frozenset())"
+    pins = dataclasses.replace(rule, short_words=frozenset({"PIN"}))
+    assert (pins.short_words, pins("user_pins")) == (frozenset({"pin"}), True)
 
 
 def test_plain_callable_rule() -> None:

@@ -9,6 +9,8 @@ exactly the receivers that read a wrong name or type (``tests/typecheck/rejected
 from __future__ import annotations
 
 import asyncio
+import inspect
+import itertools
 import re
 import subprocess
 import sys
@@ -41,6 +43,7 @@ from reqsignals.auth import (
 from reqsignals.auth.csrf import refuse_asgi, refuse_wsgi
 from reqsignals.contrib.sqlalchemy import connect_engine, connect_models
 from reqsignals.dispatch import Signal
+from reqsignals.scrub import ScrubRule
 from reqsignals.testing import Sent, capture
 from reqsignals.types import (
     ASGIGotRequestExceptionArgs,
@@ -401,7 +404,8 @@ def test_model_migration_and_database_signals_send_exactly_their_typed_keys(
 
 # -- mypy --strict accepts the typed receivers and rejects the wrong ones ----------------
 
-ACCEPTED = ["examples", "tests/typecheck/accepted.py"]
+SCRUB_RULE = "tests/typecheck/scrub_rule.py"
+ACCEPTED = ["examples", "tests/typecheck/accepted.py", SCRUB_RULE]
 REJECTED = "tests/typecheck/rejected.py"
 
 
@@ -459,6 +463,21 @@ def test_mypy_strict_rejects_exactly_the_receivers_that_read_a_wrong_name_or_typ
     expected = expected_errors(ROOT / REJECTED)
     assert len(expected) == 14  # one per receiver in the file
     assert mypy_errors.get(REJECTED) == expected
+
+
+def test_mypy_strict_accepts_a_scrub_rule_built_as_its_docstring_shows(
+    mypy_errors: dict[str, list[tuple[int, str]]],
+) -> None:
+    # The docstring's example (the indented block after "::") stands line for line in
+    # the file mypy checked, so this follows the docstring as it changes.
+    doc = inspect.cleandoc(ScrubRule.__doc__ or "")
+    block = doc.partition("::\n")[2].splitlines()
+    example = [line.strip() for line in itertools.takewhile(lambda x: not x or x[0] == " ", block)]
+    example = [line for line in example if line]
+    assert len(example) == 3, example
+    lines = (ROOT / SCRUB_RULE).read_text().splitlines()
+    assert [line for line in example if line not in lines] == []
+    assert mypy_errors.get(SCRUB_RULE) is None
 
 
 def test_every_receiver_in_the_examples_is_typed() -> None:
