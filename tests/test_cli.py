@@ -11,7 +11,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,8 @@ from reqsignals import (
     user_login_failed,
 )
 from reqsignals.cli import SignalLog, build_parser, check_port_free, load_app
-from tests.helpers.support import ROOT, Server, free_port, run_server
-
-CLI = ["python", "-m", "reqsignals", "run"]
+from tests.helpers.servers import CLI, chromium, serve_demo, wait_for_output
+from tests.helpers.support import ROOT, free_port, run_server
 
 
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
@@ -315,16 +313,6 @@ def test_log_connects_and_writes_each_signal_once() -> None:
 # -- serving real apps ---------------------------------------------------------------------
 
 
-def wait_for_output(server: Server, pattern: str, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        out = server.output()
-        if re.search(pattern, out):
-            return out
-        time.sleep(0.05)
-    raise AssertionError(f"{pattern!r} not in the server output:\n{server.output()}")
-
-
 @pytest.mark.server
 @pytest.mark.parametrize(
     ("target", "server_name", "body"),
@@ -488,18 +476,10 @@ def test_run_in_the_background_of_a_script_stops_on_sigint_and_sigterm(
 # -- the demo ------------------------------------------------------------------------------
 
 
-def demo_password(out: str) -> str:
-    match = re.search(r"log in as 'demo' with password '([^']+)'", out)
-    assert match, out
-    return match.group(1)
-
-
 @pytest.mark.server
 def test_demo_logs_in_fails_streams_raises_and_logs_out(tmp_path: Path) -> None:
     data = tmp_path / "demo-data"
-    with run_server([*CLI, "--port", "{port}", "--data-dir", str(data)]) as server:
-        out = wait_for_output(server, "Serving ASGI")
-        password = demo_password(out)
+    with serve_demo(data) as (server, password):
         assert (data / "users.db").exists()
         with httpx.Client(base_url=server.url) as client:
             assert "You are not logged in" in client.get("/").text
@@ -531,16 +511,15 @@ def test_demo_keeps_its_user_and_secret_across_restarts(tmp_path: Path) -> None:
     data = tmp_path / "demo-data"
     passwords = []
     for _ in range(2):
-        with run_server([*CLI, "--port", "{port}", "--data-dir", str(data)]) as server:
-            passwords.append(demo_password(wait_for_output(server, "Serving ASGI")))
+        with serve_demo(data) as (_, password):
+            passwords.append(password)
     assert passwords[0] == passwords[1]
     assert (data / "demo-secrets.json").stat().st_mode & 0o777 == 0o600
 
 
 @pytest.mark.server
 def test_demo_feed_streams_signals_as_server_sent_events(tmp_path: Path) -> None:
-    with run_server([*CLI, "--port", "{port}", "--data-dir", str(tmp_path)]) as server:
-        wait_for_output(server, "Serving ASGI")
+    with serve_demo(tmp_path) as (server, _):
         events: list[dict[str, Any]] = []
         with (
             httpx.Client(base_url=server.url, timeout=10) as client,
@@ -564,51 +543,31 @@ def test_demo_feed_streams_signals_as_server_sent_events(tmp_path: Path) -> None
 # -- the demo in a real browser ------------------------------------------------------------
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
 @pytest.mark.browser
 @pytest.mark.server
 def test_demo_in_a_real_browser(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    assert CHROMIUM.exists(), "Chromium is installed by scripts/test (apt package chromium)"
-    with run_server([*CLI, "--port", "{port}", "--data-dir", str(tmp_path)]) as server:
-        password = demo_password(wait_for_output(server, "Serving ASGI"))
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-            try:
-                context = browser.new_context()
-                feed = context.new_page()
-                feed.goto(f"{server.url}/feed")
-                expect(feed.locator("body")).to_have_attribute("data-feed", "open")
-                page = context.new_page()
-                page.goto(f"{server.url}/login")
-                page.fill("#username", "demo")
-                page.fill("#password", password)
-                page.click("#login")
-                expect(page.locator("#who")).to_have_text("demo")
-                logged_in = feed.locator('#feed li[data-signal="user_logged_in"]')
-                expect(logged_in).to_have_count(1)
-                expect(logged_in).to_contain_text('user="demo"')
-                page.click("#logout")
-                expect(page.locator("#who-anon")).to_be_visible()
-                logged_out = feed.locator('#feed li[data-signal="user_logged_out"]')
-                expect(logged_out).to_have_count(1)
-                expect(logged_out).to_contain_text('user="demo"')
-                assert password not in feed.content()
-            finally:
-                browser.close()
+    with serve_demo(tmp_path) as (server, password), chromium() as browser:
+        context = browser.new_context()
+        feed = context.new_page()
+        feed.goto(f"{server.url}/feed")
+        expect(feed.locator("body")).to_have_attribute("data-feed", "open")
+        page = context.new_page()
+        page.goto(f"{server.url}/login")
+        page.fill("#username", "demo")
+        page.fill("#password", password)
+        page.click("#login")
+        expect(page.locator("#who")).to_have_text("demo")
+        logged_in = feed.locator('#feed li[data-signal="user_logged_in"]')
+        expect(logged_in).to_have_count(1)
+        expect(logged_in).to_contain_text('user="demo"')
+        page.click("#logout")
+        expect(page.locator("#who-anon")).to_be_visible()
+        logged_out = feed.locator('#feed li[data-signal="user_logged_out"]')
+        expect(logged_out).to_have_count(1)
+        expect(logged_out).to_contain_text('user="demo"')
+        assert password not in feed.content()
 
 
 def test_demo_on_a_busy_port_leaves_no_data_folder(tmp_path: Path) -> None:

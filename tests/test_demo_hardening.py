@@ -16,8 +16,7 @@ import pytest
 from reqsignals.demo import build
 from reqsignals.demo._hosts import HostCheck
 from reqsignals.types import Message
-from tests.helpers.support import run_server
-from tests.test_cli import CLI, wait_for_output
+from tests.helpers.servers import serve_demo
 
 
 @pytest.fixture
@@ -110,8 +109,7 @@ def test_websockets_with_a_foreign_host_are_closed() -> None:
 
 @pytest.mark.server
 def test_the_running_demo_refuses_a_rebound_host(tmp_path: Path) -> None:
-    with run_server([*CLI, "--port", "{port}", "--data-dir", str(tmp_path)]) as server:
-        wait_for_output(server, "Serving ASGI")
+    with serve_demo(tmp_path) as (server, _):
         rebound = httpx.get(f"{server.url}/events", headers={"Host": "rebind.example"})
         assert rebound.status_code == 400
         assert "Invalid Host header" in rebound.text

@@ -19,8 +19,8 @@ from reqsignals.signals import (
     user_logged_in,
     user_login_failed,
 )
+from tests.helpers.servers import CLI, wait_for_output
 from tests.helpers.support import run_server
-from tests.test_cli import CLI, wait_for_output
 
 FORGED = "/\n12:00:00.000  user_logged_in          POST /login  user=admin\x1b[2J\x1b]0;pwned\x07"
 

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.support import run_server
-from tests.test_cli import CHROMIUM, CHROMIUM_FLAGS, CLI, demo_password, wait_for_output
+from tests.helpers.servers import chromium, serve_demo, wait_for_output
 
 FORGED_PAGE = """<!doctype html><html><body>
 <h1>You won a prize!</h1>
@@ -54,47 +53,41 @@ def attacker_site(page: str) -> Iterator[str]:
 @pytest.mark.browser
 @pytest.mark.server
 def test_forged_login_from_another_port_is_refused_in_chromium(tmp_path: Path) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    assert CHROMIUM.exists(), "Chromium is installed by scripts/test (apt package chromium)"
-    with run_server([*CLI, "--port", "{port}", "--data-dir", str(tmp_path)]) as demo:
-        # The attacker knows credentials of their own: here, the demo user's.
-        password = demo_password(wait_for_output(demo, "Serving ASGI"))
+    # The attacker knows credentials of their own: here, the demo user's.
+    with serve_demo(tmp_path) as (demo, password):
         forged = FORGED_PAGE.format(
             action=f"{demo.url}/login", password=html.escape(password, quote=True)
         )
-        with attacker_site(forged) as evil, sync_playwright() as pw:
+        with attacker_site(forged) as evil, chromium() as browser:
             assert evil.split(":")[2] != str(demo.port)
-            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
-            try:
-                context = browser.new_context()
-                feed = context.new_page()
-                feed.goto(f"{demo.url}/feed")
-                expect(feed.locator("body")).to_have_attribute("data-feed", "open")
-                page = context.new_page()
-                with page.expect_response(
-                    lambda r: r.url == f"{demo.url}/login" and r.request.method == "POST"
-                ) as posted:
-                    page.goto(evil)
-                response = posted.value
-                # 127.0.0.1 on another port: same site, another origin.
-                assert response.request.all_headers().get("sec-fetch-site") == "same-site"
-                assert response.status == 403
-                assert "set-cookie" not in response.all_headers()
-                expect(page.locator("body")).to_contain_text("Forbidden")
-                refused = feed.locator('#feed li[data-signal="csrf_failed"]')
-                expect(refused).to_have_count(1)
-                expect(refused).to_contain_text("Sec-Fetch-Site: same-site")
-                assert not [c for c in context.cookies(demo.url) if c["name"] == "session"]
-                page.goto(f"{demo.url}/")
-                expect(page.locator("#who-anon")).to_be_visible()
-                # The demo's own form still logs in, in the same browser.
-                page.goto(f"{demo.url}/login")
-                page.fill("#username", "demo")
-                page.fill("#password", password)
-                page.click("#login")
-                expect(page.locator("#who")).to_have_text("demo")
-            finally:
-                browser.close()
+            context = browser.new_context()
+            feed = context.new_page()
+            feed.goto(f"{demo.url}/feed")
+            expect(feed.locator("body")).to_have_attribute("data-feed", "open")
+            page = context.new_page()
+            with page.expect_response(
+                lambda r: r.url == f"{demo.url}/login" and r.request.method == "POST"
+            ) as posted:
+                page.goto(evil)
+            response = posted.value
+            # 127.0.0.1 on another port: same site, another origin.
+            assert response.request.all_headers().get("sec-fetch-site") == "same-site"
+            assert response.status == 403
+            assert "set-cookie" not in response.all_headers()
+            expect(page.locator("body")).to_contain_text("Forbidden")
+            refused = feed.locator('#feed li[data-signal="csrf_failed"]')
+            expect(refused).to_have_count(1)
+            expect(refused).to_contain_text("Sec-Fetch-Site: same-site")
+            assert not [c for c in context.cookies(demo.url) if c["name"] == "session"]
+            page.goto(f"{demo.url}/")
+            expect(page.locator("#who-anon")).to_be_visible()
+            # The demo's own form still logs in, in the same browser.
+            page.goto(f"{demo.url}/login")
+            page.fill("#username", "demo")
+            page.fill("#password", password)
+            page.click("#login")
+            expect(page.locator("#who")).to_have_text("demo")
         out = wait_for_output(demo, r"csrf_failed\s+POST /login")
     assert "user_logged_in" in out.split("csrf_failed", 1)[1]
