@@ -9,7 +9,7 @@
 * Any ``Cookie`` header through the session middleware (WSGI and ASGI, every store):
   never an error, never a 5xx.
 * Credentials and headers in mixed, deeply nested containers with ``bytes`` keys: the
-  scrubbers never let a secret through. (tests/auth/test_scrub.py covers the rule and
+  scrubbers never let a secret through. (tests/test_scrub.py covers the rule and
   str-keyed dicts, lists and tuples; this adds bytes keys, sets, mappings that are
   not dicts, nesting past ``MAX_DEPTH``, and header shapes.)
 """
