@@ -4,9 +4,7 @@ every store, WSGI and ASGI."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -24,7 +22,8 @@ from reqsignals.auth import (
 )
 from reqsignals.auth.stores.base import SessionStore
 from reqsignals.signals import user_logged_out
-from tests.live_apps.auth_apps import SECRET
+from tests.helpers.clients import InProcessClient
+from tests.live_apps.auth_apps import SECRET, Answer, json_asgi_app, json_wsgi_app
 from tests.live_apps.auth_csrf_apps import make_backend
 
 from .conftest import SERVER_STORES, StoreFactory
@@ -34,7 +33,7 @@ from .conftest import SERVER_STORES, StoreFactory
 #   /seed          store a value in an anonymous session      /me   who, and the value
 
 
-def _finish(end: str) -> tuple[int, dict[str, Any]]:
+def _finish(end: str) -> Answer:
     if end == "raise":
         raise RuntimeError("the view failed after the auth step")
     return (500 if end == "500" else 200), {}
@@ -43,77 +42,59 @@ def _finish(end: str) -> tuple[int, dict[str, Any]]:
 def wsgi_app(auth: SessionAuth) -> Any:
     backend = auth.backends[0]
 
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        action, _, end = environ["PATH_INFO"].strip("/").partition("-")
-        status, body = 200, dict[str, Any]()
+    def view(environ: dict[str, Any], path: str) -> Answer:
+        action, _, end = path.partition("-")
         if action == "login":
             login(environ, backend._find("ada"))  # type: ignore[attr-defined]
-            status, body = _finish(end)
-        elif action == "logout":
+            return _finish(end)
+        if action == "logout":
             logout(environ)
-            status, body = _finish(end)
-        elif action == "seed":
+            return _finish(end)
+        if action == "seed":
             get_session(environ)["cart"] = ["apple"]
-        else:
-            user = get_user(environ)
-            body = {"user": user.username or None, "cart": get_session(environ).get("cart")}
-        start_response(f"{status} X", [("Content-Type", "application/json")])
-        return [json.dumps(body).encode()]
+            return 200, {}
+        user = get_user(environ)
+        return 200, {"user": user.username or None, "cart": get_session(environ).get("cart")}
 
-    return auth.wrap(app)
+    return json_wsgi_app(auth, view)
 
 
 def asgi_app(auth: SessionAuth) -> Any:
     backend = auth.backends[0]
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        action, _, end = scope["path"].strip("/").partition("-")
-        status, body = 200, dict[str, Any]()
+    async def view(scope: dict[str, Any], receive: Any, path: str) -> Answer:
+        action, _, end = path.partition("-")
         if action == "login":
             await alogin(scope, backend._find("ada"))  # type: ignore[attr-defined]
-            status, body = _finish(end)
-        elif action == "logout":
+            return _finish(end)
+        if action == "logout":
             await alogout(scope)
-            status, body = _finish(end)
-        elif action == "seed":
+            return _finish(end)
+        if action == "seed":
             get_session(scope)["cart"] = ["apple"]
-        else:
-            user = await aget_user(scope)
-            body = {"user": user.username or None, "cart": get_session(scope).get("cart")}
-        await send({"type": "http.response.start", "status": status, "headers": []})
-        await send({"type": "http.response.body", "body": json.dumps(body).encode()})
+            return 200, {}
+        user = await aget_user(scope)
+        return 200, {"user": user.username or None, "cart": get_session(scope).get("cart")}
 
-    return auth.wrap(app)
+    return json_asgi_app(auth, view)
 
 
-class Raw:
+class Raw(InProcessClient):
     """Sends exactly the cookie it is given; app exceptions become a 500, as a server does."""
 
     def __init__(self, interface: str, store: SessionStore) -> None:
-        self.auth = SessionAuth(SECRET, store, backends=[make_backend()])
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.client: httpx.Client | httpx.AsyncClient
-        if interface == "asgi":
-            self.loop = asyncio.new_event_loop()
-            transport: Any = httpx.ASGITransport(
-                app=asgi_app(self.auth), raise_app_exceptions=False
-            )
-            self.client = httpx.AsyncClient(transport=transport, base_url="http://testserver")
-        else:
-            self.client = httpx.Client(
-                transport=httpx.WSGITransport(app=wsgi_app(self.auth), raise_app_exceptions=False),
-                base_url="http://testserver",
-            )
+        auth = SessionAuth(SECRET, store, backends=[make_backend()])
+        asgi = interface == "asgi"
+        app = asgi_app(auth) if asgi else wsgi_app(auth)
+        super().__init__(app, auth, asgi=asgi, raise_app_exceptions=False)
 
-    def post(self, path: str, cookie: str | None = None) -> httpx.Response:
+    def post(self, url: str, cookie: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = {"Cookie": f"session={cookie}"} if cookie else {}
-        if self.loop is not None:
-            assert isinstance(self.client, httpx.AsyncClient)
-            return self.loop.run_until_complete(self.client.post(path, headers=headers))
-        assert isinstance(self.client, httpx.Client)
         try:
-            return self.client.post(path, headers=headers)
+            return super().post(url, headers=headers, **kwargs)
         except RuntimeError:
+            if self.is_asgi:
+                raise
             # httpx's WSGI transport re-raises what the app raised; a server answers
             # 500 with headers of its own, never the middleware's.
             return httpx.Response(500)
@@ -122,16 +103,6 @@ class Raw:
         response = self.post("/me", cookie)
         assert response.status_code == 200
         return response.json()  # type: ignore[no-any-return]
-
-    def close(self) -> None:
-        if self.loop is not None:
-            assert isinstance(self.client, httpx.AsyncClient)
-            self.loop.run_until_complete(self.client.aclose())
-            self.loop.run_until_complete(self.auth.store.aclose())
-            self.loop.close()
-        else:
-            assert isinstance(self.client, httpx.Client)
-            self.client.close()
 
 
 def cookie_of(response: httpx.Response) -> str:

@@ -13,10 +13,16 @@ from reqsignals.auth import SessionAuth
 class InProcessClient:
     """A sync httpx client of *app*, whose session auth is *auth*: a WSGI app through
     httpx's WSGI transport, an ASGI app (*asgi*) through its ASGI transport on an event
-    loop of the client's own (``loop``)."""
+    loop of the client's own (``loop``). *raise_app_exceptions* goes to the transport."""
 
     def __init__(
-        self, app: Any, auth: SessionAuth, *, asgi: bool, base_url: str = "http://testserver"
+        self,
+        app: Any,
+        auth: SessionAuth,
+        *,
+        asgi: bool,
+        base_url: str = "http://testserver",
+        raise_app_exceptions: bool = True,
     ) -> None:
         self.app = app
         self.auth = auth
@@ -26,11 +32,11 @@ class InProcessClient:
         self._client: httpx.Client | httpx.AsyncClient
         if asgi:
             self.loop = asyncio.new_event_loop()
-            self._client = httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=app), base_url=base_url
-            )
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+            self._client = httpx.AsyncClient(transport=transport, base_url=base_url)
         else:
-            self._client = httpx.Client(transport=httpx.WSGITransport(app=app), base_url=base_url)
+            wsgi = httpx.WSGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+            self._client = httpx.Client(transport=wsgi, base_url=base_url)
 
     @property
     def cookies(self) -> httpx.Cookies:
