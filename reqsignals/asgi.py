@@ -35,10 +35,10 @@ _WS_DENIED = 403
 # What every server answers when the app raised before starting a response.
 _SERVER_ERROR = 500
 
-# The keyword names of each send (Signal.send_fast).
-_STARTED = ("scope",)
-_EXCEPTION = ("scope", "exception")
-_FINISHED = ("scope", "status", "duration", "response_duration")
+# The sends, each with its keyword names (Signal.emitter).
+_emit_started = request_started.emitter(("scope",))
+_emit_exception = got_request_exception.emitter(("scope", "exception"))
+_emit_finished = request_finished.emitter(("scope", "status", "duration", "response_duration"))
 
 
 class SignalsMiddleware(HasSender):
@@ -63,8 +63,8 @@ class SignalsMiddleware(HasSender):
     ``http.response.pathsend``), or ``None`` if it never did, and always for a
     websocket.
 
-    Receivers are called as ``asend_robust`` calls them (through
-    :meth:`~reqsignals.dispatch.Signal.send_fast`): async ones are awaited in the
+    Receivers are called as ``asend_robust`` calls them (through emitters,
+    :meth:`~reqsignals.dispatch.Signal.emitter`): async ones are awaited in the
     request's own task, sync ones run inline on the event loop (keep them quick); a
     receiver's exception is logged on the ``reqsignals`` logger, sent as
     ``receiver_failed``, and never changes the response. With no receiver connected
@@ -106,20 +106,26 @@ class SignalsMiddleware(HasSender):
         self._init_sender(app, sender)
         self.strict = strict
         self.websocket = websocket
-        self._kinds = ("http", "websocket") if websocket else ("http",)
         Nesting.note_instance()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The fast path: nothing to tell anyone, or not ours to tell (another instance
         # took the request: only possible once a second instance exists).
-        kind = scope.get("type")  # a scope without one is not ours; the app may reject it
+        # Attributes read into locals: CPython 3.11 specialises `app = self.app` and
+        # `send = self.server_send`, but not the method-style call `self.app(...)` of
+        # an attribute that is not a method, which looks through the class each time.
+        app = self.app
+        try:
+            kind = scope["type"]
+        except (KeyError, TypeError):
+            kind = None  # not a scope we can tell anything of: the app may reject it
         nesting = Nesting.possible
         if (
             not (request_started.active or got_request_exception.active or request_finished.active)
-            or kind not in self._kinds
+            or (kind != "http" and (kind != "websocket" or not self.websocket))
             or (nesting and SENT_KEY in scope)
         ):
-            await self.app(scope, receive, send)
+            await app(scope, receive, send)
             return
         if nesting:
             scope[SENT_KEY] = self
@@ -139,13 +145,11 @@ class SignalsMiddleware(HasSender):
             if strict:
                 await request_started.asend(sender, scope=scope)
             else:
-                pending = request_started.send_fast(sender, _STARTED, scope)
+                pending = _emit_started(sender, scope)
                 if pending is not None:
                     await pending
             try:
-                await self.app(
-                    scope, receive, response.send if kind == "http" else response.ws_send
-                )
+                await app(scope, receive, response.send if kind == "http" else response.ws_send)
             except Exception as exc:
                 # Includes OSError from send() after a disconnect (ASGI spec 2.4):
                 # the app let it escape, so it is the app's exception.
@@ -174,8 +178,8 @@ class SignalsMiddleware(HasSender):
                     response_duration=response_duration,
                 )
             else:
-                pending = request_finished.send_fast(
-                    sender, _FINISHED, scope, response.status, duration, response_duration
+                pending = _emit_finished(
+                    sender, scope, response.status, duration, response_duration
                 )
                 if pending is not None:
                     await pending
@@ -188,7 +192,7 @@ class SignalsMiddleware(HasSender):
         if self.strict:
             await got_request_exception.asend(self.sender, scope=scope, exception=exc)
         else:
-            pending = got_request_exception.send_fast(self.sender, _EXCEPTION, scope, exc)
+            pending = _emit_exception(self.sender, scope, exc)
             if pending is not None:
                 await pending
 
@@ -239,7 +243,8 @@ class _Response:
                 # Not a well-formed ASGI message: it goes to the server as it is,
                 # and the server, not this middleware, is the one to reject it.
                 pass
-        return self.server_send(message)
+        send = self.server_send  # see SignalsMiddleware.__call__
+        return send(message)
 
     @_mark_as_coroutine_function
     def ws_send(self, message: Message) -> Awaitable[None]:
@@ -256,7 +261,8 @@ class _Response:
                     self.status = code if type(code) is int else None
             except (LookupError, TypeError):
                 pass  # malformed: the server's to reject, as in send()
-        return self.server_send(message)
+        send = self.server_send  # see SignalsMiddleware.__call__
+        return send(message)
 
 
 def _check_asgi3(app: object) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import itertools
 import keyword
 import logging
 import threading
@@ -48,37 +49,14 @@ _ANY_SENDER: Any = _Any()
 _EVERY = ("every",)
 
 # A plan is what a send walks for one sender, built once and cached: the receivers as
-# (receiver or weak reference, weak, is_async) triples; whether any is async; and,
-# when none is and all are held alike, "weak" or "strong" (else None) with the
-# receivers or their weak references alone, for Signal.send_fast's quicker walker.
+# (receiver or weak reference, weak, is_async) triples; whether any is async; and, for
+# an emitter's walk (Signal.emitter), one getter per receiver: its weak reference, or
+# for a strongly held receiver a callable returning it (`itertools.repeat(r).__next__`,
+# a C method: as cheap to call as a weak reference), so that one loop serves both.
 # Every send dereferences a weak receiver when its turn comes, so one collected
 # during the send (by an earlier receiver dropping the last reference) is skipped.
-_Plan = tuple[tuple[tuple[Any, bool, bool], ...], bool, str | None, tuple[Any, ...]]
-
-
-class _Memo:
-    """What Signal.send_fast remembers of its last send (never changed: replaced)."""
-
-    __slots__ = ("awaits", "cache", "calls", "names", "sender", "walk")
-
-    def __init__(
-        self,
-        cache: Any,
-        sender: Any,
-        names: Any,
-        calls: Any,
-        walk: Callable[..., Any],
-        awaits: bool,
-    ) -> None:
-        self.awaits = awaits
-        self.cache = cache
-        self.sender = sender
-        self.names = names
-        self.calls = calls
-        self.walk = walk
-
-
-_NO_MEMO = _Memo(None, _Memo, None, (), lambda *args: None, False)
+_Plan = tuple[tuple[tuple[Any, bool, bool], ...], bool, tuple[Callable[[], Any], ...]]
+_NO_PLAN: _Plan = ((), False, ())
 
 
 class _Entry(NamedTuple):
@@ -144,7 +122,22 @@ def _alive(entry: _Entry) -> bool:
     return not (isinstance(ref, weakref.ref) and ref() is None)
 
 
-class Signal:
+class _SignalType(type):
+    """The type of :class:`Signal`: tells every emitter when ``send_fast`` is wrapped
+    or unwrapped on a class (see :meth:`Signal.emitter`)."""
+
+    def __setattr__(cls, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        if name == "send_fast":
+            _forget_emitters()
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        if name == "send_fast":
+            _forget_emitters()
+
+
+class Signal(metaclass=_SignalType):
     """A named event that receivers can connect to and senders can send.
 
     Args:
@@ -186,7 +179,8 @@ class Signal:
         self._muted = 0
         self._dead = False
         self.active = False
-        self._memo = _NO_MEMO
+        # names -> that names tuple's emitter (Signal.emitter)
+        self._emitters: dict[tuple[str, ...], _Emitter] = {}
 
     def __repr__(self) -> str:
         return f"<Signal {self.name!r}>" if self.name else f"<Signal at {id(self):#x}>"
@@ -289,12 +283,14 @@ class Signal:
         self._live = () if self._muted else receivers
         self._cache = {}
         self.active = bool(self._live)
+        self._forget()
 
     def _on_death(self, _ref: object) -> None:
         # Runs inside the garbage collector, maybe while this thread holds the lock:
         # flag the purge for the next connect/disconnect and drop the cached plans.
         self._dead = True
         self._cache = {}
+        self._forget()
 
     # -- looking up --------------------------------------------------------
 
@@ -308,10 +304,10 @@ class Signal:
             )
             entries = tuple(e for e in entries if _alive(e))
             calls = tuple((e.target, e.weak, e.is_async) for e in entries)
-            awaits = any(e.is_async for e in entries)
-            weak = {e.weak for e in entries}
-            only = None if awaits or len(weak) != 1 else ("weak" if True in weak else "strong")
-            plan = cache[key] = (calls, awaits, only, tuple(e.target for e in entries))
+            getters = tuple(
+                e.target if e.weak else itertools.repeat(e.target).__next__ for e in entries
+            )
+            plan = cache[key] = (calls, any(e.is_async for e in entries), getters)
         return plan
 
     def has_listeners(self, sender: Any = _ANY_SENDER) -> bool:
@@ -357,7 +353,7 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        calls, awaits, _, _ = self._cache.get(key) or self._plan(sender)
+        calls, awaits, _ = self._cache.get(key) or self._plan(sender)
         if awaits:
             return self._run_sync(_SEND, calls, sender, named, "send")
         return _SEND(self, calls, sender, named)
@@ -375,7 +371,7 @@ class Signal:
         if not self._live:
             return []
         key = (type(sender), sender) if type(sender) in _VALUE_TYPES else id(sender)
-        calls, awaits, _, _ = self._cache.get(key) or self._plan(sender)
+        calls, awaits, _ = self._cache.get(key) or self._plan(sender)
         if awaits:
             return self._run_sync(_SEND_ROBUST, calls, sender, named, "send_robust")
         return _SEND_ROBUST(self, calls, sender, named)
@@ -424,47 +420,68 @@ class Signal:
         middlewares do, in the request's task). With no event loop running, async
         receivers are run on one made for the send, as :meth:`send` does.
 
-        It is the method the middlewares send with, so whatever wraps it observes
-        every request signal. It remembers the sender and *names* of its last send, to
-        find their receivers again with a few attribute reads; that keeps the last
-        sender referenced until the next send from another (a middleware's sender is
-        its app, which lives as long anyway). With no receiver it calls nothing.
+        Every send of the middlewares, and of every :meth:`emitter`, goes through this
+        method whenever it is wrapped (see :meth:`emitter`), so whatever wraps it
+        observes every request signal. With no receiver it calls nothing.
         """
-        # The last sender and names sent with, and their walker and receivers: valid
-        # while the plans it was made from are (`cache`), so a hot path that sends
-        # from one sender with one names tuple finds them with a few attribute reads.
-        memo = self._memo
-        if memo.sender is sender and memo.names is names and memo.cache is self._cache:
-            if memo.awaits:
-                # The async walker, for a caller in a running loop; in a thread without
-                # one, _send_fast runs the receivers itself.
-                try:
-                    asyncio.get_running_loop()
-                except RuntimeError:
-                    return self._send_fast(sender, names, values)
-            return memo.walk(self, memo.calls, sender, values)  # type: ignore[no-any-return]
-        return self._send_fast(sender, names, values)
+        return self._emitter_for(names).send(sender, values)
 
-    def _send_fast(
-        self, sender: Any, names: tuple[str, ...], values: tuple[Any, ...]
-    ) -> Awaitable[None] | None:
-        cache = self._cache  # before _plan() reads _live: see __init__
-        calls, awaits, only, items = self._plan(sender) if self._live else ((), False, None, ())
-        walkers = (type(names) is tuple and _FAST.get(names)) or _fast_walkers(names)
-        if not awaits:
-            if only is not None:
-                calls = items
-            walk = walkers[{None: 0, "weak": 2, "strong": 3}[only]]
-            self._memo = _Memo(cache, sender, names, calls, walk, False)
-            walk(self, calls, sender, values)
-            return None
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            self._run_sync(walkers[0], calls, sender, values, "send_fast")
-            return None
-        self._memo = _Memo(cache, sender, names, calls, walkers[1], True)
-        return walkers[1](self, calls, sender, values)
+    def emitter(self, names: tuple[str, ...]) -> Callable[..., Awaitable[None] | None]:
+        """The function a hot path sends with: ``emit(sender, *values)``.
+
+        ``emit = request_finished.emitter(("scope", "status"))`` returns a function such
+        that ``emit(app, scope, 200)`` sends exactly as ``request_finished.send_fast(app,
+        ("scope", "status"), scope, 200)`` does, and returns what it returns, for one
+        Python call less: the emitter is written for its *names* and calls the receivers
+        itself. The middlewares make theirs once, at import.
+
+        It remembers the receivers of its last sender, so a hot path that sends from one
+        sender finds them again with a few reads (that keeps the last sender referenced
+        until a send from another; a middleware's sender is its app, which lives as long
+        anyway). Connecting, disconnecting or the death of a receiver is seen by the
+        next send. One emitter exists per signal and tuple of names: asking again
+        returns the same function.
+
+        Observing: while :meth:`send_fast` is wrapped, on the class (``Signal.send_fast
+        = wrapper``, ``monkeypatch.setattr``, ``mock.patch.object``) or on the signal,
+        or overridden by a subclass, every emitter sends through it, so a test fixture
+        or a tracer that wraps it sees every send. Emitters notice the wrapping, and its
+        removal, at once; unwrapped, they cost nothing for it.
+
+        Raises:
+            TypeError: *names* is not a tuple of distinct identifiers other than
+                ``signal`` and ``sender``.
+        """
+        return self._emitter_for(names).emit
+
+    def _emitter_for(self, names: tuple[str, ...]) -> _Emitter:
+        emitter = self._emitters.get(names) if type(names) is tuple else None
+        if emitter is None:
+            emitter = _Emitter(self, names)  # checks the names
+            emitter = self._emitters.setdefault(names, emitter)
+            _WITH_EMITTERS.add(self)
+        return emitter
+
+    def _observed(self) -> bool:
+        """Whether send_fast is wrapped (on the class or this signal) or overridden."""
+        # Not `self.__dict__`: reading it once makes every later attribute read of
+        # this signal slower (CPython 3.11 then keeps its attributes in a real dict).
+        return getattr(self.send_fast, "__func__", None) is not _SEND_FAST
+
+    def _forget(self) -> None:
+        """The plans changed: this signal's emitters look again on their next send."""
+        for emitter in list(self._emitters.values()):
+            emitter.memo = _FORGOTTEN
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name == "send_fast":
+            _forget_emitters()
+
+    def __delattr__(self, name: str) -> None:
+        object.__delattr__(self, name)
+        if name == "send_fast":
+            _forget_emitters()
 
     def _run_sync(
         self, walk: Callable[..., _T], calls: Any, sender: Any, arguments: Any, method: str
@@ -540,9 +557,11 @@ class Signal:
 #
 # A send calls each receiver with its keyword arguments spelled out, which CPython
 # does much faster than spreading a dictionary (`receiver(**named)`); for the fixed
-# names a hot path sends (Signal.send_fast), the walker is written for those names,
-# once, as collections.namedtuple writes its classes. The public sends, whose names
-# vary from call to call, use the same walker written with `**arguments`.
+# names a hot path sends (Signal.send_fast, Signal.emitter), the walker is written for
+# those names, once, as collections.namedtuple writes its classes. The public sends,
+# whose names vary from call to call, use the same walker written with `**arguments`.
+# An emitter is that walker with its own signature, `emit(sender, v0, v1, ...)`, and
+# a look at what it remembers in front: one Python call per send.
 
 
 def _walker(
@@ -552,58 +571,82 @@ def _walker(
     robust: bool,
     results: bool,
     method: str,
-    only: str | None = None,
+    form: str = "walk",
+    bound: dict[str, Any] | None = None,
 ) -> Callable[..., Any]:
     """Write the function that walks a plan's receivers and calls each one.
 
-    It is called as ``walk(signal, calls, sender, arguments, loop=None)``: *arguments*
-    is the keyword dict (*names* None) or the tuple of values of *names*; *loop* runs
-    async receivers in a sync walk (only given when the plan has some). *calls* is
-    the plan's triples; or, with *only* ``"weak"`` or ``"strong"``, a plan of sync
-    receivers all held that way: its weak references, or the receivers themselves.
+    With *form* ``"walk"`` it is called as ``walk(signal, calls, sender, arguments,
+    loop=None)``: *arguments* is the keyword dict (*names* None) or the tuple of values
+    of *names*; *calls* is the plan's triples; *loop* runs async receivers in a sync
+    walk (only given when the plan has some). With ``"getters"``, the same for a plan
+    of sync receivers, *calls* being its getters. With ``"emit"``, it is the emitter of
+    one :class:`_Emitter` (``box`` and ``signal``, given in *bound*), called as
+    ``emit(sender, *values)``: it calls the receivers it remembers for *sender* (the
+    only one without a loop, which is most of a hot path's sends), or asks its box
+    when it remembers none.
     """
     if names is None:
         keywords = "**arguments"
+    elif form == "emit":
+        keywords = ", ".join(f"{name}=v{i}" for i, name in enumerate(names))
     else:
         keywords = ", ".join(f"{name}=arguments[{i}]" for i, name in enumerate(names))
-    call = f"receiver(signal=signal, sender=sender, {keywords})"
-    wait = "await result" if is_async else "loop.run_until_complete(result)"
-    lines = [
-        f"{'async ' if is_async else ''}def walk(signal, calls, sender, arguments, loop=None):",
-        "    out = []" if results else "",
-        {
-            None: "    for target, weak, receiver_is_async in calls:",
-            "weak": "    for target in calls:",
-            "strong": "    for receiver in calls:",
-        }[only],
-        {
-            None: "        receiver = target() if weak else target",
-            "weak": "        receiver = target()",
-        }.get(only, ""),
-        "        if receiver is None:" if only != "strong" else "",
-        "            continue  # collected since the send began" if only != "strong" else "",
-        "        try:" if robust else "        if True:",
-        f"            result = {call}",
-        "            if receiver_is_async:" if only is None else "",
-        f"                result = {wait}" if only is None else "",
-    ]
-    if robust:
-        lines += [
-            "        except Exception as exc:",
-            f"            pending = signal._failed(receiver, exc, {method!r})",
-            "            if pending is not None:",
-            "                " + ("await pending" if is_async else "_unawaited(pending)"),
-            "            result = exc",
+    triples = form == "walk"
+
+    def call(indent: str) -> list[str]:
+        # One receiver's call, `receiver` being set: its result, and its failure.
+        wait = "await result" if is_async else "loop.run_until_complete(result)"
+        lines = [
+            "try:" if robust else "if True:",
+            f"    result = receiver(signal=signal, sender=sender, {keywords})",
+            "    if receiver_is_async:" if triples else "",
+            f"        result = {wait}" if triples else "",
+        ]
+        if robust:
+            lines += [
+                "except Exception as exc:",
+                f"    pending = signal._failed(receiver, exc, {method!r})",
+                "    if pending is not None:",
+                "        " + ("await pending" if is_async else "_unawaited(pending)"),
+                "    result = exc",
+            ]
+        lines.append("out.append((receiver, result))" if results else "")
+        return [indent + line for line in lines if line]
+
+    if form == "emit":
+        values = "".join(f"v{i}, " for i in range(len(names or ())))
+        lines = [
+            f"def emit(sender, {values}):",
+            "    last, get, calls = box.memo",
+            "    if last is not sender:",
+            f"        return box.slow(sender, ({values}))",
+            "    if get is not None:",
+            "        receiver = get()",
+            "        if receiver is not None:",
+            *call("            "),
+            "        return None",
+        ]
+    else:
+        lines = [
+            f"{'async ' if is_async else ''}def walk(signal, calls, sender, arguments, loop=None):"
         ]
     lines += [
-        "        out.append((receiver, result))" if results else "",
+        "    out = []" if results else "",
+        "    for target, weak, receiver_is_async in calls:" if triples else "",
+        "        receiver = target() if weak else target" if triples else "",
+        "    for get in calls:" if not triples else "",
+        "        receiver = get()" if not triples else "",
+        "        if receiver is None:",
+        "            continue  # collected since the send began",
+        *call("        "),
         "    return out" if results else "    return None",
     ]
-    namespace: dict[str, Any] = {"_unawaited": _unawaited}
+    namespace: dict[str, Any] = {"_unawaited": _unawaited, **(bound or {})}
     # Our own text: the names in it were checked to be identifiers.
     exec("\n".join(line for line in lines if line), namespace)
-    walk: Callable[..., Any] = namespace["walk"]
-    walk.__qualname__ = f"Signal.{method}.<walk>"
+    walk: Callable[..., Any] = namespace["emit" if form == "emit" else "walk"]
+    walk.__qualname__ = f"Signal.{method}.<{'emit' if form == 'emit' else 'walk'}>"
     return walk
 
 
@@ -630,16 +673,16 @@ _ASEND: Callable[..., Awaitable[_Results]] = _walker(
 _ASEND_ROBUST: Callable[..., Awaitable[_Results]] = _walker(
     None, is_async=True, robust=True, results=True, method="asend_robust"
 )
-_FastWalkers = tuple[
-    Callable[..., None], Callable[..., Awaitable[None]], Callable[..., None], Callable[..., None]
-]
+_FastWalkers = tuple[Callable[..., None], Callable[..., Awaitable[None]], Callable[..., None]]
 
-#: Names tuple -> (sync walker, async walker, sync walkers for all-weak and all-strong
-#: plans) for Signal.send_fast.
+#: Names tuple -> (sync walker, async walker, sync walker over getters) for send_fast.
 _FAST: dict[tuple[str, ...], _FastWalkers] = {}
 
 
 def _fast_walkers(names: tuple[str, ...]) -> _FastWalkers:
+    walkers = _FAST.get(names) if type(names) is tuple else None
+    if walkers is not None:
+        return walkers
     if type(names) is not tuple or not all(
         type(n) is str and n.isidentifier() and not keyword.iskeyword(n) for n in names
     ):
@@ -652,17 +695,94 @@ def _fast_walkers(names: tuple[str, ...]) -> _FastWalkers:
             f"send_fast() names {names!r} repeat a name, or 'signal' or 'sender', which "
             "every receiver is given already"
         )
-    walkers: _FastWalkers = (
+    walkers = (
         _walker(names, is_async=False, robust=True, results=False, method="send_fast"),
         _walker(names, is_async=True, robust=True, results=False, method="send_fast"),
-        _walker(names, is_async=False, robust=True, results=False, method="send_fast", only="weak"),
         _walker(
-            names, is_async=False, robust=True, results=False, method="send_fast", only="strong"
+            names, is_async=False, robust=True, results=False, method="send_fast", form="getters"
         ),
     )
     _FAST[names] = walkers
     return walkers
 
+
+#: What an emitter remembers before its first send, or once told to forget.
+_FORGOTTEN: tuple[Any, Callable[[], Any] | None, tuple[Callable[[], Any], ...]] = (
+    object(),
+    None,
+    (),
+)
+
+
+class _Emitter:
+    """One signal's sends with one tuple of names (Signal.send_fast, Signal.emitter).
+
+    ``emit`` is the emitter function; ``memo`` what it remembers of its last send:
+    ``(sender, getter, getters)``, for a sender whose receivers are all sync:
+    *getter* the one receiver's getter when there is exactly one, else None. The signal
+    forgets it (``Signal._forget``) whenever its plans change: a connect, a
+    disconnect, muting, the death of a receiver or a sender. A new tuple replaces
+    it whole, so a thread never reads one send's sender with another's receivers.
+    """
+
+    __slots__ = ("emit", "memo", "names", "signal", "walkers")
+
+    def __init__(self, signal: Signal, names: tuple[str, ...]) -> None:
+        self.walkers = _fast_walkers(names)  # checks the names first
+        self.signal = signal
+        self.names = names
+        self.memo = _FORGOTTEN
+        self.emit: Callable[..., Awaitable[None] | None] = _walker(
+            names,
+            is_async=False,
+            robust=True,
+            results=False,
+            method="send_fast",
+            form="emit",
+            bound={"box": self, "signal": signal},
+        )
+
+    def slow(self, sender: Any, values: tuple[Any, ...]) -> Awaitable[None] | None:
+        """The emitter's send when it remembers nothing for *sender*."""
+        signal = self.signal
+        if signal._observed():
+            return signal.send_fast(sender, self.names, *values)
+        return self.send(sender, values)
+
+    def send(self, sender: Any, values: tuple[Any, ...]) -> Awaitable[None] | None:
+        """send_fast: look the receivers up, remember them, call them."""
+        signal = self.signal
+        cache = signal._cache  # before _plan() reads _live: see Signal.__init__
+        calls, awaits, getters = signal._plan(sender) if signal._live else _NO_PLAN
+        if not awaits:
+            if not signal._observed():  # else every send must come back through it
+                self.memo = (sender, getters[0] if len(getters) == 1 else None, getters)
+                if signal._cache is not cache:
+                    # The plans changed while this one was read, maybe after the
+                    # signal forgot: forget this one too.
+                    self.memo = _FORGOTTEN
+            self.walkers[2](signal, getters, sender, values)
+            return None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            signal._run_sync(self.walkers[0], calls, sender, values, "send_fast")
+            return None
+        return self.walkers[1](signal, calls, sender, values)
+
+
+#: The signals that have emitters, so that wrapping send_fast reaches them all.
+_WITH_EMITTERS: weakref.WeakSet[Signal] = weakref.WeakSet()
+
+
+def _forget_emitters() -> None:
+    """send_fast was wrapped or unwrapped: every emitter looks again on its next send."""
+    for signal in list(_WITH_EMITTERS):
+        for emitter in list(signal._emitters.values()):
+            emitter.memo = _FORGOTTEN
+
+
+_SEND_FAST = Signal.send_fast
 
 _FAILED_NAMES = ("receiver", "exception")
 

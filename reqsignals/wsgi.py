@@ -29,10 +29,10 @@ from .types import Environ, ExcInfo, StartResponse, WSGIApp
 
 __all__ = ["SENT_KEY", "SignalsMiddleware"]
 
-# The keyword names of each send (Signal.send_fast).
-_STARTED = ("environ",)
-_EXCEPTION = ("environ", "exception")
-_FINISHED = ("environ", "status", "duration", "response_duration")
+# The sends, each with its keyword names (Signal.emitter).
+_emit_started = request_started.emitter(("environ",))
+_emit_exception = got_request_exception.emitter(("environ", "exception"))
+_emit_finished = request_finished.emitter(("environ", "status", "duration", "response_duration"))
 # The status line of the response every server sends when the app raised first.
 _SERVER_ERROR = "500 Internal Server Error"
 
@@ -133,8 +133,8 @@ class _Response:
     server calls ``close()`` before iterating (HEAD requests, early errors), and
     ``yield from`` would close the app's iterable a second time.
 
-    The sends go through :meth:`~reqsignals.dispatch.Signal.send_fast`: robust, with
-    the keyword arguments spelled out for the receivers.
+    The sends go through emitters (:meth:`~reqsignals.dispatch.Signal.emitter`):
+    robust, with the keyword arguments spelled out for the receivers.
     """
 
     __slots__ = (
@@ -171,7 +171,7 @@ class _Response:
             if middleware.strict:
                 request_started.send(middleware.sender, environ=environ)
             else:
-                _in_sync_code(request_started.send_fast(middleware.sender, _STARTED, environ))
+                _in_sync_code(_emit_started(middleware.sender, environ))
         except BaseException:
             # Only with strict=True (or a BaseException): the request ends here, but
             # the receivers that did run still get their request_finished.
@@ -292,10 +292,7 @@ class _Response:
             if middleware.strict:
                 got_request_exception.send(middleware.sender, environ=environ, exception=exc)
             else:
-                pending = got_request_exception.send_fast(
-                    middleware.sender, _EXCEPTION, environ, exc
-                )
-                _in_sync_code(pending)
+                _in_sync_code(_emit_exception(middleware.sender, environ, exc))
 
     def _finish(self) -> None:
         end = perf_counter()
@@ -319,14 +316,14 @@ class _Response:
                 response_duration=response_duration,
             )
         else:
-            pending = request_finished.send_fast(
-                middleware.sender, _FINISHED, environ, code, end - started_at, response_duration
+            pending = _emit_finished(
+                middleware.sender, environ, code, end - started_at, response_duration
             )
             _in_sync_code(pending)
 
 
 def _in_sync_code(pending: Awaitable[None] | None) -> None:
-    """Refuse the awaitable ``send_fast`` returns for async receivers in a running loop.
+    """Refuse the awaitable an emitter returns for async receivers in a running loop.
 
     A WSGI app is called from sync code; here one is called on a thread whose event
     loop is running (from inside a coroutine), where nothing can run async receivers.

@@ -1,0 +1,291 @@
+"""Signal.emitter: the hot path's send, one Python call per send.
+
+An emitter sends exactly as ``send_fast`` does; these tests check what it adds: it
+is one function per signal and tuple of names, it notices every change of receivers
+at once (connect, disconnect, death, muting, another sender), and while
+``send_fast`` is wrapped — on the class or on one signal — every emitter sends
+through the wrapper, and stops the moment it is unwrapped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from reqsignals import request_finished, request_started
+from reqsignals.asgi import SignalsMiddleware as ASGIMiddleware
+from reqsignals.dispatch import _SEND_FAST, Signal
+from reqsignals.wsgi import SignalsMiddleware as WSGIMiddleware
+from tests.test_asgi import communicate, http_scope
+from tests.test_middleware_contract import hello_asgi, hello_wsgi
+from tests.test_wsgi import serve
+
+NAMES = ("scope", "status")
+
+
+@pytest.fixture(autouse=True)
+def unobserved() -> Iterator[None]:
+    """Take the suite's canary off send_fast for the test, so that emitters take their
+    fast path (with it on, every emitter sends through it, as they must)."""
+    watching = Signal.send_fast
+    Signal.send_fast = _SEND_FAST  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Signal.send_fast = watching  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def signal() -> Signal:
+    return Signal("emitted")
+
+
+@pytest.fixture
+def heard() -> list[tuple[str, Any, dict[str, Any]]]:
+    return []
+
+
+def _recorder(label: str, heard: list[tuple[str, Any, dict[str, Any]]]) -> Any:
+    def hear(sender: Any, **kwargs: Any) -> None:
+        kwargs.pop("signal")
+        heard.append((label, sender, kwargs))
+
+    return hear
+
+
+def test_one_emitter_per_signal_and_names(signal: Signal) -> None:
+    emit = signal.emitter(NAMES)
+    assert signal.emitter(NAMES) is emit
+    assert signal.emitter(("scope",)) is not emit
+    assert Signal("other").emitter(NAMES) is not emit
+
+
+def test_an_emitter_calls_each_receiver_as_send_fast_does(
+    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+) -> None:
+    first, second = _recorder("first", heard), _recorder("second", heard)
+    signal.connect(first)
+    signal.connect(second, weak=False)
+    emit = signal.emitter(NAMES)
+    assert emit("app", {"type": "http"}, 200) is None
+    assert signal.send_fast("app", NAMES, {"type": "http"}, 200) is None
+    expected = [
+        ("first", "app", {"scope": {"type": "http"}, "status": 200}),
+        ("second", "app", {"scope": {"type": "http"}, "status": 200}),
+    ]
+    assert heard == expected * 2
+
+
+def test_an_emitter_sees_connect_disconnect_mute_and_death_at_the_next_send(
+    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+) -> None:
+    emit = signal.emitter(("n",))
+    first = _recorder("first", heard)
+    signal.connect(first)
+    emit("s", 1)
+    second = _recorder("second", heard)
+    signal.connect(second)
+    emit("s", 2)
+    signal.disconnect(first)
+    emit("s", 3)
+    with signal.muted():
+        emit("s", 4)
+    emit("s", 5)
+    del second
+    gc.collect()
+    emit("s", 6)
+    assert [(label, kwargs["n"]) for label, _, kwargs in heard] == [
+        ("first", 1),
+        ("first", 2),
+        ("second", 2),
+        ("second", 3),
+        ("second", 5),
+    ]
+
+
+def test_an_emitter_calls_each_senders_own_receivers(
+    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+) -> None:
+    everyone, only_a = _recorder("everyone", heard), _recorder("only a", heard)
+    signal.connect(everyone)
+    signal.connect(only_a, sender="a")
+    emit = signal.emitter(("n",))
+    for n, sender in enumerate(["a", "b", "a", "b", "b"]):
+        emit(sender, n)
+    assert [(label, sender) for label, sender, _ in heard] == [
+        ("everyone", "a"),
+        ("only a", "a"),
+        ("everyone", "b"),
+        ("everyone", "a"),
+        ("only a", "a"),
+        ("everyone", "b"),
+        ("everyone", "b"),
+    ]
+
+
+def test_a_failing_receiver_is_logged_and_the_next_one_still_runs(
+    signal: Signal,
+    heard: list[tuple[str, Any, dict[str, Any]]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise ValueError("receiver bug")
+
+    signal.connect(broken)
+    emit = signal.emitter(("n",))
+    emit("s", 1)  # the only receiver: the emitter's loop-free branch
+    signal.connect(_recorder("after", heard), weak=False)
+    emit("s", 2)  # two receivers: the loop
+    assert [kwargs["n"] for _, _, kwargs in heard] == [2]
+    failures = [r for r in caplog.records if r.exc_info and r.exc_info[1]]
+    assert [str(r.exc_info[1]) for r in failures if r.exc_info] == ["receiver bug"] * 2
+    assert all("send_fast()" in r.getMessage() for r in failures)
+
+
+def test_async_receivers_give_an_awaitable_inside_a_loop_and_run_without_one(
+    signal: Signal,
+) -> None:
+    order: list[str] = []
+
+    async def hear(sender: Any, n: int, **kwargs: Any) -> None:
+        order.append(f"async {n}")
+
+    signal.connect(hear)
+    emit = signal.emitter(("n",))
+
+    async def main() -> None:
+        pending = emit("s", 1)
+        assert pending is not None
+        assert order == []
+        await pending
+
+    asyncio.run(main())
+    assert emit("s", 2) is None
+    assert order == ["async 1", "async 2"]
+
+
+@pytest.mark.parametrize("names", [["n"], ("not a name",), ("sender",), ("n", "n")])
+def test_bad_names_are_refused(signal: Signal, names: Any) -> None:
+    with pytest.raises(TypeError, match="send_fast"):
+        signal.emitter(names)
+
+
+def test_an_emitter_made_before_send_fast_was_wrapped_sends_through_the_wrapper(
+    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+) -> None:
+    signal.connect(_recorder("r", heard), weak=False)
+    emit = signal.emitter(("n",))
+    emit("s", 1)  # remembered: the fast path
+    original = Signal.send_fast
+    seen: list[str] = []
+
+    def wrapper(self: Signal, *args: Any) -> Any:
+        seen.append("wrapped")
+        return original(self, *args)
+
+    Signal.send_fast = wrapper  # type: ignore[method-assign]
+    try:
+        emit("s", 2)
+        emit("s", 3)
+    finally:
+        Signal.send_fast = original  # type: ignore[method-assign]
+    emit("s", 4)
+    assert seen == ["wrapped", "wrapped"]
+    assert [kwargs["n"] for _, _, kwargs in heard] == [1, 2, 3, 4]
+
+
+def test_wrapping_send_fast_on_one_signal_is_seen_by_its_emitters(
+    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+) -> None:
+    signal.connect(_recorder("r", heard), weak=False)
+    emit = signal.emitter(("n",))
+    emit("s", 1)
+    seen: list[Any] = []
+
+    def wrapper(sender: Any, names: tuple[str, ...], *values: Any) -> Any:
+        seen.append(values)
+        return Signal.send_fast(signal, sender, names, *values)
+
+    signal.send_fast = wrapper  # type: ignore[method-assign]
+    try:
+        emit("s", 2)
+    finally:
+        del signal.send_fast
+    emit("s", 3)
+    assert seen == [(2,)]
+    assert [kwargs["n"] for _, _, kwargs in heard] == [1, 2, 3]
+
+
+def test_a_subclass_overriding_send_fast_is_sent_through(
+    heard: list[tuple[str, Any, dict[str, Any]]],
+) -> None:
+    class Traced(Signal):
+        sends = 0
+
+        def send_fast(self, sender: Any, names: tuple[str, ...], /, *values: Any) -> Any:
+            Traced.sends += 1
+            return super().send_fast(sender, names, *values)
+
+    traced = Traced("traced")
+    traced.connect(_recorder("r", heard), weak=False)
+    emit = traced.emitter(("n",))
+    emit("s", 1)
+    emit("s", 2)
+    assert Traced.sends == 2
+    assert [kwargs["n"] for _, _, kwargs in heard] == [1, 2]
+
+
+def test_monkeypatch_and_its_undo_reach_the_emitters(
+    monkeypatch: pytest.MonkeyPatch,
+    signal: Signal,
+    heard: list[tuple[str, Any, dict[str, Any]]],
+) -> None:
+    signal.connect(_recorder("r", heard), weak=False)
+    emit = signal.emitter(("n",))
+    emit("s", 1)
+    seen: list[int] = []
+    original = Signal.send_fast
+
+    def wrapper(self: Signal, *args: Any) -> Any:
+        seen.append(args[-1])
+        return original(self, *args)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Signal, "send_fast", wrapper)
+        emit("s", 2)
+    emit("s", 3)
+    assert seen == [2]
+    assert [kwargs["n"] for _, _, kwargs in heard] == [1, 2, 3]
+
+
+def test_an_unwatched_emitter_remembers_its_last_sender(signal: Signal) -> None:
+    def hear(sender: Any, **kwargs: Any) -> None:
+        pass
+
+    signal.connect(hear)
+    emit = signal.emitter(("n",))
+    emit("s", 1)
+    remembered = signal._emitters[("n",)].memo
+    assert remembered[0] == "s"
+    emit("s", 2)
+    assert signal._emitters[("n",)].memo is remembered  # found again, not looked up
+    signal.connect(_recorder("new", []), weak=False)
+    assert signal._emitters[("n",)].memo is not remembered  # forgotten at once
+
+
+def test_the_middlewares_fast_path_sends_every_request_signal() -> None:
+    heard: list[tuple[str, Any, dict[str, Any]]] = []
+    started, finished = _recorder("started", heard), _recorder("finished", heard)
+    with request_started.connected_to(started), request_finished.connected_to(finished):
+        for _ in range(3):
+            serve(WSGIMiddleware(hello_wsgi))
+            asyncio.run(communicate(ASGIMiddleware(hello_asgi), http_scope()))
+    labels = [label for label, _, _ in heard]
+    assert labels == ["started", "finished"] * 6
+    statuses = [kwargs["status"] for label, _, kwargs in heard if label == "finished"]
+    assert statuses == [200] * 6
+    assert all(kwargs["response_duration"] is not None for label, _, kwargs in heard[1::2])
