@@ -471,7 +471,7 @@ class Signal(metaclass=_SignalType):
     def _forget(self) -> None:
         """The plans changed: this signal's emitters look again on their next send."""
         for emitter in list(self._emitters.values()):
-            emitter.memo = _FORGOTTEN
+            emitter.forget()
 
     def __setattr__(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)
@@ -712,6 +712,7 @@ _FORGOTTEN: tuple[Any, Callable[[], Any] | None, tuple[Callable[[], Any], ...]] 
     None,
     (),
 )
+_FORGOTTEN_ASYNC: tuple[Any, tuple[tuple[Any, bool, bool], ...]] = (object(), ())
 
 
 class _Emitter:
@@ -719,19 +720,22 @@ class _Emitter:
 
     ``emit`` is the emitter function; ``memo`` what it remembers of its last send:
     ``(sender, getter, getters)``, for a sender whose receivers are all sync:
-    *getter* the one receiver's getter when there is exactly one, else None. The signal
-    forgets it (``Signal._forget``) whenever its plans change: a connect, a
+    *getter* the one receiver's getter when there is exactly one, else None; and
+    ``amemo``, ``(sender, calls)``, for a sender with async receivers. The signal
+    makes it forget both (:meth:`forget`) whenever its plans change: a connect, a
     disconnect, muting, the death of a receiver or a sender. A new tuple replaces
-    it whole, so a thread never reads one send's sender with another's receivers.
+    each whole, so a thread never reads one send's sender with another's receivers.
+    Neither is kept while ``send_fast`` is wrapped: every send then goes through it.
     """
 
-    __slots__ = ("emit", "memo", "names", "signal", "walkers")
+    __slots__ = ("amemo", "emit", "memo", "names", "signal", "walkers")
 
     def __init__(self, signal: Signal, names: tuple[str, ...]) -> None:
         self.walkers = _fast_walkers(names)  # checks the names first
         self.signal = signal
         self.names = names
         self.memo = _FORGOTTEN
+        self.amemo = _FORGOTTEN_ASYNC
         self.emit: Callable[..., Awaitable[None] | None] = _walker(
             names,
             is_async=False,
@@ -742,8 +746,16 @@ class _Emitter:
             bound={"box": self, "signal": signal},
         )
 
+    def forget(self) -> None:
+        """Look the receivers up again on the next send."""
+        self.memo = _FORGOTTEN
+        self.amemo = _FORGOTTEN_ASYNC
+
     def slow(self, sender: Any, values: tuple[Any, ...]) -> Awaitable[None] | None:
-        """The emitter's send when it remembers nothing for *sender*."""
+        """The emitter's send when it remembers no sync receivers for *sender*."""
+        last, calls = self.amemo
+        if last is sender:  # async receivers, remembered
+            return self._async(calls, sender, values)
         signal = self.signal
         if signal._observed():
             return signal.send_fast(sender, self.names, *values)
@@ -754,21 +766,30 @@ class _Emitter:
         signal = self.signal
         cache = signal._cache  # before _plan() reads _live: see Signal.__init__
         calls, awaits, getters = signal._plan(sender) if signal._live else _NO_PLAN
-        if not awaits:
-            if not signal._observed():  # else every send must come back through it
+        if not signal._observed():  # else every send must come back through it
+            if awaits:
+                self.amemo = (sender, calls)
+            else:
                 self.memo = (sender, getters[0] if len(getters) == 1 else None, getters)
-                if signal._cache is not cache:
-                    # The plans changed while this one was read, maybe after the
-                    # signal forgot: forget this one too.
-                    self.memo = _FORGOTTEN
-            self.walkers[2](signal, getters, sender, values)
-            return None
+            if signal._cache is not cache:
+                # The plans changed while this one was read, maybe after the signal
+                # forgot: forget this one too.
+                self.forget()
+        if awaits:
+            return self._async(calls, sender, values)
+        self.walkers[2](signal, getters, sender, values)
+        return None
+
+    def _async(
+        self, calls: tuple[tuple[Any, bool, bool], ...], sender: Any, values: tuple[Any, ...]
+    ) -> Awaitable[None] | None:
+        # Inside a running loop: the awaitable that calls them. Outside: call them.
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            signal._run_sync(self.walkers[0], calls, sender, values, "send_fast")
+            self.signal._run_sync(self.walkers[0], calls, sender, values, "send_fast")
             return None
-        return self.walkers[1](signal, calls, sender, values)
+        return self.walkers[1](self.signal, calls, sender, values)
 
 
 #: The signals that have emitters, so that wrapping send_fast reaches them all.
@@ -779,7 +800,7 @@ def _forget_emitters() -> None:
     """send_fast was wrapped or unwrapped: every emitter looks again on its next send."""
     for signal in list(_WITH_EMITTERS):
         for emitter in list(signal._emitters.values()):
-            emitter.memo = _FORGOTTEN
+            emitter.forget()
 
 
 _SEND_FAST = Signal.send_fast

@@ -289,3 +289,37 @@ def test_the_middlewares_fast_path_sends_every_request_signal() -> None:
     statuses = [kwargs["status"] for label, _, kwargs in heard if label == "finished"]
     assert statuses == [200] * 6
     assert all(kwargs["response_duration"] is not None for label, _, kwargs in heard[1::2])
+
+
+def test_async_receivers_remembered_for_a_sender_see_a_new_receiver(signal: Signal) -> None:
+    order: list[str] = []
+
+    async def first(sender: Any, n: int, **kwargs: Any) -> None:
+        order.append(f"first {sender} {n}")
+
+    async def second(sender: Any, n: int, **kwargs: Any) -> None:
+        order.append(f"second {sender} {n}")
+
+    signal.connect(first)
+    emit = signal.emitter(("n",))
+
+    async def main() -> None:
+        for n in range(2):
+            pending = emit("s", n)
+            assert pending is not None
+            await pending
+        signal.connect(second)
+        for sender in ("s", "t"):
+            pending = emit(sender, 9)
+            assert pending is not None
+            await pending
+
+    asyncio.run(main())
+    assert order == [
+        "first s 0",
+        "first s 1",
+        "first s 9",
+        "second s 9",
+        "first t 9",
+        "second t 9",
+    ]
