@@ -315,6 +315,21 @@ def test_instruction_counts_set_reqsignals_against_the_floor() -> None:
     )
 
 
+def test_instruction_counts_under_several_seeds_show_each_seeds_ratio() -> None:
+    data = {
+        "requests": 2000,
+        "warm_up": 300,
+        "rows": [],
+        "seeds": {"0": {"ratio": 1.31}, "1": {"ratio": 1.18}, "2": {"ratio": 1.24}},
+    }
+    section = "\n".join(report.render_instructions(data))
+    assert "the median of 3 runs under different hash seeds." in section.splitlines()[0]
+    assert section.endswith(
+        f"Per hash seed, reqsignals' overhead over the floor's: seed 0: 1.31{X}, "
+        f"seed 1: 1.18{X}, seed 2: 1.24{X}; the target is judged on their median."
+    )
+
+
 def test_a_miss_that_most_rounds_met_is_put_down_to_noise() -> None:
     e2e = _throughput_with_floor([9600.0] * 4)
     ours = e2e["rows"][1]

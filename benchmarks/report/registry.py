@@ -94,9 +94,9 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _benchmark(
         "instructions_asgi",
         "Instructions per request under uvicorn",
-        full=("--requests", "2000"),
-        quick=("--requests", "100"),
-        timeout=600,
+        full=("--requests", "2000", "--seeds", "0,1,2"),
+        quick=("--requests", "100", "--seeds", "0"),
+        timeout=1500,
         quick_timeout=300,
         render=tables.render_instructions,
     ),

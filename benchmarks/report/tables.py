@@ -243,7 +243,8 @@ def render_instructions(data: Data) -> list[str]:
     rows = {r["variant"]: r for r in data["rows"]}
     out = [
         f"{data.get('requests')} requests one after the other on one connection, after "
-        f"{data.get('warm_up')} uncounted; uvicorn's user-space instructions per request.",
+        f"{data.get('warm_up')} uncounted; uvicorn's user-space instructions per request, "
+        f"the median of {len(data.get('seeds') or {}) or 1} runs under different hash seeds.",
         "",
     ]
     out += table(
@@ -263,6 +264,14 @@ def render_instructions(data: Data) -> list[str]:
             f"least a middleware can do: {ours['extra'] - floor['extra']:+,.0f} a request "
             f"({ours['share'] - floor['share']:+.2%} of the bare request) for the work the "
             "floor leaves out (below).",
+        ]
+    seeds = data.get("seeds") or {}
+    if len(seeds) > 1:
+        out += [
+            "",
+            "Per hash seed, reqsignals' overhead over the floor's: "
+            + ", ".join(f"seed {seed}: {d['ratio']:.2f}×" for seed, d in seeds.items())
+            + "; the target is judged on their median.",
         ]
     return out
 
