@@ -5,8 +5,9 @@
 (no middleware: the app itself calls the ``request_started`` and ``request_finished``
 receivers with the keyword arguments the middleware would pass, for reference),
 ``floor`` (under :class:`Floor`, the least any middleware can do to send those two
-signals, for reference) or ``otel`` (under OpenTelemetry's ASGI middleware with an SDK
-tracer provider, no exporter).
+signals, for reference), ``floor_without_response_duration`` (:class:`Floor` without
+what ``response_duration`` takes: what that argument costs) or ``otel`` (under
+OpenTelemetry's ASGI middleware with an SDK tracer provider, no exporter).
 
 ``GET /`` answers ``Hello, world!``; ``GET /stream?bytes=N`` streams N bytes in 64 KiB
 chunks (with a Content-Length, so the client knows where it ends).
@@ -125,6 +126,35 @@ class Floor:
             )
 
 
+class FloorWithoutResponseDuration(Floor):
+    """:class:`Floor` without ``response_duration``: its ``send`` notes the status only,
+    and ``request_finished`` gets no ``response_duration``. Set against :class:`Floor`,
+    it shows what that argument costs a request: the end-of-body test, a clock read, a
+    subtraction and one keyword more for each receiver."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = None
+
+        def send_noting_status(message: Message) -> Awaitable[None]:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            return send(message)
+
+        start = perf_counter()
+        count_started(signal=request_started, sender=bare, scope=scope)
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            duration = perf_counter() - start
+            count_finished(
+                signal=request_finished, sender=bare, scope=scope, status=status, duration=duration
+            )
+
+
 def build(variant: str) -> ASGIApp:
     if variant == "bare":
         return bare
@@ -137,13 +167,16 @@ def build(variant: str) -> ASGIApp:
         return receivers_alone
     if variant == "floor":
         return Floor(bare)
+    if variant == "floor_without_response_duration":
+        return FloorWithoutResponseDuration(bare)
     if variant == "otel":
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
         from opentelemetry.sdk.trace import TracerProvider
 
         return OpenTelemetryMiddleware(bare, tracer_provider=TracerProvider())
     raise ValueError(
-        f"unknown REQSIGNALS_BENCH_VARIANT {variant!r}: bare, reqsignals, receivers, floor or otel"
+        f"unknown REQSIGNALS_BENCH_VARIANT {variant!r}: bare, reqsignals, receivers, floor, "
+        "floor_without_response_duration or otel"
     )
 
 

@@ -45,6 +45,7 @@ from benchmarks.e2e_asgi import stop_servers_on_sigterm, uvicorn
 VARIANTS = {
     "bare": "bare app",
     "receivers": "(reference) the 2 receiver calls alone",
+    "floor_without_response_duration": "(reference) the floor without response_duration",
     "floor": "(reference) the least a middleware can do",
     "reqsignals": "reqsignals, 1 receiver each",
 }

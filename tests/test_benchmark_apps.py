@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import asgi_targets
+from benchmarks import asgi_targets, instructions_direct
 from benchmarks.middleware_asgi import SCOPE
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.signals import request_finished, request_started
@@ -115,6 +115,25 @@ def test_a_reference_calls_the_receivers_as_the_middleware_does(
     assert heard[1][2]["duration"] >= 0.0
 
 
+def test_the_floor_without_response_duration_leaves_out_that_argument_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected_sent, expected_heard, _ = middleware_run(monkeypatch)
+    monkeypatch.undo()
+    heard: Heard = []
+    started, finished = recorders(heard)
+    monkeypatch.setattr(asgi_targets, "count_started", started)
+    monkeypatch.setattr(asgi_targets, "count_finished", finished)
+
+    sent = serve(asgi_targets.build("floor_without_response_duration"))
+
+    assert sent == expected_sent
+    assert [(name, sorted(kw)) for name, _, kw in heard] == [
+        (name, sorted(k for k in kw if k != "response_duration")) for name, _, kw in expected_heard
+    ]
+    assert heard[1][2]["status"] == 200
+
+
 def test_the_floor_notes_the_status_the_app_sends(heard: Heard) -> None:
 
     async def not_found(scope: Any, receive: Any, send: Any) -> None:
@@ -158,7 +177,10 @@ def test_the_floor_passes_lifespan_through(heard: Heard) -> None:
 
 
 def test_an_unknown_variant_names_the_known_ones() -> None:
-    with pytest.raises(ValueError, match="bare, reqsignals, receivers, floor or otel"):
+    with pytest.raises(
+        ValueError,
+        match="bare, reqsignals, receivers, floor, floor_without_response_duration or otel",
+    ):
         asgi_targets.build("fast")
 
 
@@ -195,3 +217,19 @@ def test_a_benchmark_stopped_by_sigterm_stops_its_servers() -> None:
         bench.wait(10)
         if bench.stdout is not None:
             bench.stdout.close()
+
+
+@pytest.mark.parametrize("variant", list(instructions_direct.VARIANTS))
+def test_every_variant_can_be_driven_without_a_server(variant: str) -> None:
+    # What benchmarks.instructions_direct runs under callgrind, run plainly: a variant
+    # that waited for anything could not be driven by hand, and would fail here.
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.instructions_direct", "--child", variant, "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""

@@ -101,6 +101,15 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         render=tables.render_instructions,
     ),
     _benchmark(
+        "instructions_direct",
+        "Instructions per request, called directly",
+        full=("--requests", "10000"),
+        quick=("--requests", "200"),
+        timeout=900,
+        quick_timeout=300,
+        render=tables.render_instructions,
+    ),
+    _benchmark(
         "sessions",
         "Sessions",
         full=("--rounds", "9", "--number", "2000"),

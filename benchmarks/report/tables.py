@@ -8,6 +8,8 @@ from typing import Any
 
 Data = dict[str, Any]
 
+#: The row of benchmarks/asgi_targets.py's FloorWithoutResponseDuration.
+NO_RESPONSE_DURATION_VARIANT = "(reference) the floor without response_duration"
 # The row of benchmarks/asgi_targets.py's Floor, in e2e_asgi and instructions_asgi.
 FLOOR_VARIANT = "(reference) the least a middleware can do"
 
@@ -241,12 +243,19 @@ def render_e2e(data: Data) -> list[str]:
 def render_instructions(data: Data) -> list[str]:
     """The instruction counts of benchmarks/instructions_asgi.py, set against the floor."""
     rows = {r["variant"]: r for r in data["rows"]}
-    out = [
-        f"{data.get('requests')} requests one after the other on one connection, after "
-        f"{data.get('warm_up')} uncounted; uvicorn's user-space instructions per request, "
-        f"the median of {len(data.get('seeds') or {}) or 1} runs under different hash seeds.",
-        "",
-    ]
+    if data.get("where") == "called directly":
+        first = (
+            f"{data.get('requests')} requests, the app called in a loop with no server, after "
+            f"{data.get('warm_up')} uncounted; user-space instructions per request."
+        )
+    else:
+        first = (
+            f"{data.get('requests')} requests one after the other on one connection, after "
+            f"{data.get('warm_up')} uncounted; uvicorn's user-space instructions per request, "
+            f"the median of {len(data.get('seeds') or {}) or 1} runs under different hash "
+            "seeds."
+        )
+    out = [first, ""]
     out += table(
         ["variant", "instructions per request", "more than bare", "share of bare"],
         [
@@ -264,6 +273,16 @@ def render_instructions(data: Data) -> list[str]:
             f"least a middleware can do: {ours['extra'] - floor['extra']:+,.0f} a request "
             f"({ours['share'] - floor['share']:+.2%} of the bare request) for the work the "
             "floor leaves out (below).",
+        ]
+    without = rows.get(NO_RESPONSE_DURATION_VARIANT)
+    if floor is not None and without is not None:
+        cost = floor["instructions"] - without["instructions"]
+        out += [
+            "",
+            f"`response_duration` costs the floor {cost:+,.0f} "
+            "instructions a request: the end-of-body test in its `send`, one clock read, a "
+            "subtraction and one keyword more for each receiver; reqsignals' middleware does "
+            "the same work for it.",
         ]
     seeds = data.get("seeds") or {}
     if len(seeds) > 1:
