@@ -123,19 +123,11 @@ def main(argv: list[str] | None = None) -> None:
             }
     per_request = {v: statistics.median(c[v] for c in counted.values()) for v in VARIANTS}
     ratios = {seed: _overhead_ratio(c) for seed, c in counted.items()}
-    bare = per_request["bare"]
     print(f"uvicorn under callgrind, {args.requests} requests one after the other "
           f"(after {WARM_UP} uncounted); user-space instructions per request, median "
           f"of hash seeds {', '.join(map(str, seeds))}")  # fmt: skip
     print()
-    print("| variant | instructions per request | more than bare | share of bare |")
-    print("|---|---:|---:|---:|")
-    rows: list[dict[str, Any]] = []
-    for variant, label in VARIANTS.items():
-        extra = per_request[variant] - bare
-        print(f"| {label} | {per_request[variant]:,.0f} | {extra:+,.0f} | {extra / bare:+.2%} |")
-        rows.append({"variant": label, "instructions": per_request[variant], "extra": extra,
-                     "share": extra / bare})  # fmt: skip
+    rows = print_rows(per_request)
     ratio = statistics.median(ratios.values())
     per_seed = {seed: (counted[seed], ratios[seed]) for seed in seeds}
     print()
@@ -160,6 +152,20 @@ def main(argv: list[str] | None = None) -> None:
         warm_up=WARM_UP,
         seeds={str(seed): {"instructions": c, "ratio": r} for seed, (c, r) in per_seed.items()},
     )
+
+
+def print_rows(per_request: dict[str, float]) -> list[dict[str, Any]]:
+    """Print *per_request* (instructions by variant) as a table; return it as rows."""
+    bare = per_request["bare"]
+    print("| variant | instructions per request | more than bare | share of bare |")
+    print("|---|---:|---:|---:|")
+    rows: list[dict[str, Any]] = []
+    for variant, label in VARIANTS.items():
+        extra = per_request[variant] - bare
+        print(f"| {label} | {per_request[variant]:,.0f} | {extra:+,.0f} | {extra / bare:+.2%} |")
+        rows.append({"variant": label, "instructions": per_request[variant], "extra": extra,
+                     "share": extra / bare})  # fmt: skip
+    return rows
 
 
 def _overhead_ratio(per_request: dict[str, float]) -> float:

@@ -29,24 +29,17 @@ from typing import Any
 
 from benchmarks import results as bench_results
 from benchmarks.e2e_asgi import ROOT
+from benchmarks.instructions_asgi import VARIANTS, WARM_UP, print_rows
 
-VARIANTS = {
-    "bare": "bare app",
-    "receivers": "(reference) the 2 receiver calls alone",
-    "floor_without_response_duration": "(reference) the floor without response_duration",
-    "floor": "(reference) the least a middleware can do",
-    "reqsignals": "reqsignals, 1 receiver each",
-}
-WARM_UP = 300
+__all__ = ["VARIANTS", "WARM_UP", "main"]
 BASE = 1000
 
 
 def child(variant: str, requests: int) -> None:
     """Call *variant* for WARM_UP + *requests* requests (run under callgrind)."""
-    os.environ["REQSIGNALS_BENCH_VARIANT"] = variant
     from benchmarks import asgi_targets
 
-    app: Any = asgi_targets.app
+    app: Any = asgi_targets.build(variant)
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}  # pragma: no cover
@@ -64,6 +57,8 @@ def child(variant: str, requests: int) -> None:
             pass
         else:  # pragma: no cover - the apps never wait
             raise RuntimeError(f"{variant} waited for something: it cannot be driven by hand")
+    # What the receivers heard, for a check that the variant asked for is the one run.
+    print(asgi_targets.counts["request_started"], asgi_targets.counts["request_finished"])
 
 
 def count(variant: str, requests: int, scratch: Path) -> int:
@@ -105,14 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"called directly under callgrind, {args.requests} requests (after {WARM_UP} "
           "uncounted); user-space instructions per request")  # fmt: skip
     print()
-    print("| variant | instructions per request | more than bare | share of bare |")
-    print("|---|---:|---:|---:|")
-    rows: list[dict[str, Any]] = []
-    for variant, label in VARIANTS.items():
-        extra = per_request[variant] - bare
-        print(f"| {label} | {per_request[variant]:,.0f} | {extra:+,.0f} | {extra / bare:+.2%} |")
-        rows.append({"variant": label, "instructions": per_request[variant], "extra": extra,
-                     "share": extra / bare})  # fmt: skip
+    rows = print_rows(per_request)
     floor = per_request["floor"] - bare
     ours = per_request["reqsignals"] - bare
     response_duration = per_request["floor"] - per_request["floor_without_response_duration"]
