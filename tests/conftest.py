@@ -9,8 +9,10 @@ from reqsignals.testing import Capture, capture
 from tests.helpers import support
 from tests.helpers.redis_server import redis_server as start_redis_server
 
-# Known secrets must never reach a log record, an exception or a signal (tests/helpers/canary.py).
-pytest_plugins = ["tests.helpers.canary"]
+# Known secrets must never reach a log record, an exception or a signal (tests/helpers/canary.py);
+# tables of figures printed at the end of the run, from every xdist worker
+# (tests/helpers/figures.py).
+pytest_plugins = ["tests.helpers.canary", "tests.helpers.figures"]
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ import pytest
 from reqsignals import connection_created
 from reqsignals.auth._sqlite import Connections, check_file, check_table
 from reqsignals.testing import capture
+from tests.helpers.support import ROOT
 
 SCHEMA = ["CREATE TABLE IF NOT EXISTS t (x INTEGER)"]
 
@@ -142,13 +145,12 @@ def test_pooled_close_waits_for_borrowed_connections(tmp_path: Path) -> None:
     assert conns.idle == []
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
-@pytest.mark.parametrize("pool_size", [None, 2], ids=["per-thread", "pooled"])
-def test_a_child_process_never_uses_nor_closes_the_parents_connections(
-    tmp_path: Path, pool_size: int | None
-) -> None:
-    if threading.active_count() > 1:
-        pytest.skip("other threads are running; fork() would be unsafe")
+def fork_and_check(tmp_path: Path, pool_size: int | None) -> None:
+    """Open a connection, fork, and check that the child opens its own and leaves the
+    parent's alone. Runs in a fresh interpreter (see the test below): fork() is only
+    safe in a process with one thread, and a test process may have more (pytest-xdist's
+    worker has its own)."""
+    assert threading.active_count() == 1
     conns = connections(tmp_path, pool_size)
     with conns.connection() as parent:
         pass
@@ -173,3 +175,22 @@ def test_a_child_process_never_uses_nor_closes_the_parents_connections(
     assert result == b"\x00"
     assert parent.execute("SELECT count(*) FROM t").fetchone() == (0,)
     conns.close()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
+@pytest.mark.parametrize("pool_size", [None, 2], ids=["per-thread", "pooled"])
+def test_a_child_process_never_uses_nor_closes_the_parents_connections(
+    tmp_path: Path, pool_size: int | None
+) -> None:
+    code = (
+        "import sys; from pathlib import Path; from tests.auth.test_sqlite import fork_and_check;"
+        f" fork_and_check(Path(sys.argv[1]), {pool_size!r}); print('checked')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout) == (0, "checked\n"), done.stderr

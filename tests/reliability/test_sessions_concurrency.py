@@ -22,7 +22,7 @@ import http.cookiejar
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +99,9 @@ def session_cookie(response: httpx.Response) -> str | None:
 class Client:
     """One simulated browser: its user, its cookie, and the two servers in turn."""
 
-    def __init__(self, i: int, http: httpx.AsyncClient, urls: list[str]) -> None:
+    def __init__(self, i: int, urls: list[str]) -> None:
         self.i = i
-        self.http = http
+        self.http: httpx.AsyncClient | None = None  # lent for the run
         self.urls = urls
         self.turn = i  # clients start on different processes
         self.pids: set[int] = set()
@@ -110,6 +110,7 @@ class Client:
         url = self.urls[self.turn % len(self.urls)] + path
         self.turn += 1
         headers = {"cookie": f"session={cookie}"} if cookie else {}
+        assert self.http is not None
         response = await self.http.request(method, url, headers=headers, **kw)
         assert response.status_code == 200, (self.i, path, response.status_code, response.text)
         return response
@@ -123,7 +124,8 @@ class Client:
             assert str(value).startswith(f"{self.i}:"), (self.i, key, value)
         return answer
 
-    async def run(self) -> None:
+    async def run(self, http: httpx.AsyncClient) -> None:
+        self.http = http
         i = self.i
         mine = f"{i}:"
         # 1. An anonymous session.
@@ -170,23 +172,30 @@ class Client:
 
 
 async def run_clients(urls: list[str]) -> tuple[list[Client], int]:
-    gate = asyncio.Semaphore(IN_FLIGHT)
     peak = in_flight = 0
     # A jar that refuses every cookie: each client carries its own by hand.
     jar = http.cookiejar.CookieJar(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-    async with httpx.AsyncClient(timeout=60, limits=limits, cookies=jar) as http_client:
-        clients = [Client(i, http_client, urls) for i in range(CLIENTS)]
+    # IN_FLIGHT httpx clients, each lent to one simulated client at a time (so at most
+    # IN_FLIGHT run at once): one shared pool of that many connections would cost the
+    # test process more CPU than both servers use.
+    free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+    async with AsyncExitStack() as stack:
+        for _ in range(IN_FLIGHT):
+            free.put_nowait(
+                await stack.enter_async_context(httpx.AsyncClient(timeout=60, cookies=jar))
+            )
+        clients = [Client(i, urls) for i in range(CLIENTS)]
 
         async def one(client: Client) -> None:
             nonlocal peak, in_flight
-            async with gate:
-                in_flight += 1
-                peak = max(peak, in_flight)
-                try:
-                    await client.run()
-                finally:
-                    in_flight -= 1
+            http_client = await free.get()
+            in_flight += 1
+            peak = max(peak, in_flight)
+            try:
+                await client.run(http_client)
+            finally:
+                in_flight -= 1
+                free.put_nowait(http_client)
 
         await run_all((one(c) for c in clients), 150)
     return clients, peak
