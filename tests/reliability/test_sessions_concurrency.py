@@ -39,9 +39,13 @@ pytestmark = [pytest.mark.server, pytest.mark.load, pytest.mark.timeout(180)]
 CLIENTS = 500
 IN_FLIGHT = 100
 PROCESSES = 2
+# Idle connections kept for the whole run: with uvicorn's 5 s default, a connection the
+# server closes as idle just as a busy client reuses it fails that request (the client
+# reads no response), which says nothing about sessions.
 UVICORN = [
     "python", "-m", "uvicorn", "--factory", "tests.live_apps.reliability_sessions:make_app",
     "--host", "127.0.0.1", "--port", "{port}", "--no-access-log", "--log-level", "warning",
+    "--timeout-keep-alive", "300",
 ]  # fmt: skip
 
 
