@@ -109,22 +109,23 @@ class SignalsMiddleware(HasSender):
         Nesting.note_instance()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        # The fast path: nothing to tell anyone, or not ours to tell (another instance
-        # took the request: only possible once a second instance exists).
         # Attributes read into locals: CPython 3.11 specialises `app = self.app` and
         # `send = self.server_send`, but not the method-style call `self.app(...)` of
         # an attribute that is not a method, which looks through the class each time.
         app = self.app
+        if not (request_started.active or got_request_exception.active or request_finished.active):
+            await app(scope, receive, send)  # the fast path: nothing to tell anyone
+            return
         try:
             kind = scope["type"]
         except (KeyError, TypeError):
             kind = None  # not a scope we can tell anything of: the app may reject it
         nesting = Nesting.possible
-        if (
-            not (request_started.active or got_request_exception.active or request_finished.active)
-            or (kind != "http" and (kind != "websocket" or not self.websocket))
-            or (nesting and SENT_KEY in scope)
+        if (kind != "http" and (kind != "websocket" or not self.websocket)) or (
+            nesting and SENT_KEY in scope
         ):
+            # Not ours to tell: not a request, or another instance took it (only
+            # possible once a second instance exists).
             await app(scope, receive, send)
             return
         if nesting:

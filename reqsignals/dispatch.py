@@ -754,9 +754,13 @@ class _Emitter:
     def slow(self, sender: Any, values: tuple[Any, ...]) -> Awaitable[None] | None:
         """The emitter's send when it remembers no sync receivers for *sender*."""
         last, calls = self.amemo
-        if last is sender:  # async receivers, remembered
-            return self._async(calls, sender, values)
         signal = self.signal
+        if last is sender:  # async receivers, remembered: as _async(), one call less
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return self._async(calls, sender, values)
+            return self.walkers[1](signal, calls, sender, values)
         if signal._observed():
             return signal.send_fast(sender, self.names, *values)
         return self.send(sender, values)
