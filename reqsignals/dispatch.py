@@ -20,13 +20,13 @@ import keyword
 import logging
 import threading
 import weakref
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, NamedTuple, TypeVar
 
 from .types import Receiver
 
-__all__ = ["Signal", "receiver"]
+__all__ = ["ReceiverFailures", "Signal", "receiver"]
 
 logger = logging.getLogger("reqsignals")
 
@@ -417,8 +417,10 @@ class Signal(metaclass=_SignalType):
         :meth:`send` to see exceptions); and, when an async receiver is connected and an
         event loop runs in this thread, calling anything itself: it then returns an
         awaitable that calls every receiver in order, which the caller must await (the
-        middlewares do, in the request's task). With no event loop running, async
-        receivers are run on one made for the send, as :meth:`send` does.
+        middlewares do, in the request's task). The same holds for the failures of sync
+        receivers when :data:`receiver_failed` has async receivers: it returns them as
+        :class:`ReceiverFailures`, to await. With no event loop running, async receivers
+        are run on one made for the send, as :meth:`send` does.
 
         Every send of the middlewares, and of every :meth:`emitter`, goes through this
         method whenever it is wrapped (see :meth:`emitter`), so whatever wraps it
@@ -504,8 +506,12 @@ class Signal(metaclass=_SignalType):
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    def _failed(self, receiver: Receiver, exc: Exception, method: str) -> Awaitable[None] | None:
-        """Log a receiver's failure, then send it as receiver_failed (unless it is one)."""
+    def _failed(self, receiver: Receiver, exc: Exception, method: str) -> ReceiverFailures | None:
+        """Log a receiver's failure, then send it as receiver_failed (unless it is one).
+
+        Returns the send still to be awaited (receiver_failed has async receivers and an
+        event loop runs in this thread), or None once it was made, or not needed.
+        """
         logger.error(
             "Error calling %s in %r.%s()",
             getattr(receiver, "__qualname__", repr(receiver)),
@@ -517,7 +523,8 @@ class Signal(metaclass=_SignalType):
             # A receiver_failed receiver failed: logged only, never sent again. And
             # with nobody listening there is nothing to send.
             return None
-        return receiver_failed.send_fast(self, _FAILED_NAMES, receiver, exc)
+        pending = receiver_failed.send_fast(self, _FAILED_NAMES, receiver, exc)
+        return None if pending is None else ReceiverFailures(pending)
 
     # -- test helpers ------------------------------------------------------
 
@@ -593,9 +600,13 @@ def _walker(
     else:
         keywords = ", ".join(f"{name}=arguments[{i}]" for i, name in enumerate(names))
     triples = form == "walk"
+    # A robust sync send without results (send_fast, an emitter) hands the
+    # receiver_failed sends it could not make itself to its caller, which awaits them.
+    hands_back = robust and not is_async and not results
 
-    def call(indent: str) -> list[str]:
+    def call(indent: str, alone: bool = False) -> list[str]:
         # One receiver's call, `receiver` being set: its result, and its failure.
+        # *alone*: the emitter's only receiver, whose failure ends the send.
         wait = "await result" if is_async else "loop.run_until_complete(result)"
         lines = [
             "try:" if robust else "if True:",
@@ -604,13 +615,19 @@ def _walker(
             f"        result = {wait}" if triples else "",
         ]
         if robust:
-            lines += [
-                "except Exception as exc:",
-                f"    pending = signal._failed(receiver, exc, {method!r})",
-                "    if pending is not None:",
-                "        " + ("await pending" if is_async else "_unawaited(pending)"),
-                "    result = exc",
-            ]
+            failed = f"signal._failed(receiver, exc, {method!r})"
+            lines.append("except Exception as exc:")
+            if alone and hands_back:
+                lines.append(f"    return {failed}")
+            elif hands_back:
+                lines.append(f"    pending = _joined(pending, {failed})")
+            else:
+                lines += [
+                    f"    pending = {failed}",
+                    "    if pending is not None:",
+                    "        " + ("await pending" if is_async else "pending.unsent()"),
+                    "    result = exc" if results else "",
+                ]
         lines.append("out.append((receiver, result))" if results else "")
         return [indent + line for line in lines if line]
 
@@ -624,7 +641,7 @@ def _walker(
             "    if get is not None:",
             "        receiver = get()",
             "        if receiver is not None:",
-            *call("            "),
+            *call("            ", alone=True),
             "        return None",
         ]
     else:
@@ -633,6 +650,7 @@ def _walker(
         ]
     lines += [
         "    out = []" if results else "",
+        "    pending = None" if hands_back else "",
         "    for target, weak, receiver_is_async in calls:" if triples else "",
         "        receiver = target() if weak else target" if triples else "",
         "    for get in calls:" if not triples else "",
@@ -640,9 +658,9 @@ def _walker(
         "        if receiver is None:",
         "            continue  # collected since the send began",
         *call("        "),
-        "    return out" if results else "    return None",
+        "    return out" if results else f"    return {'pending' if hands_back else 'None'}",
     ]
-    namespace: dict[str, Any] = {"_unawaited": _unawaited, **(bound or {})}
+    namespace: dict[str, Any] = {"_joined": _joined, **(bound or {})}
     # Our own text: the names in it were checked to be identifiers.
     exec("\n".join(line for line in lines if line), namespace)
     walk: Callable[..., Any] = namespace["emit" if form == "emit" else "walk"]
@@ -650,14 +668,60 @@ def _walker(
     return walk
 
 
-def _unawaited(pending: Awaitable[None]) -> None:
-    # receiver_failed has async receivers and a sync send inside a running loop
-    # caught the failure: nothing here can await them.
-    pending.close()  # type: ignore[attr-defined]
-    logger.error(
-        "receiver_failed was not sent: it has async receivers and the failure was caught "
-        "by a sync send inside a running event loop (use asend_robust there)"
-    )
+class ReceiverFailures:
+    """The :data:`receiver_failed` sends that a sync send leaves to its caller.
+
+    A robust send that catches a receiver's exception logs it, then sends it as
+    ``receiver_failed``. A sync send cannot await async receivers of
+    ``receiver_failed`` when an event loop runs in its thread, so :meth:`Signal.send_fast`
+    and every :meth:`Signal.emitter` return one of these instead of ``None``: awaited,
+    it sends each failure the send caught, in the order caught (the ASGI middleware
+    awaits it in the request's task, as it awaits every awaitable an emitter returns).
+    Code that cannot await calls :meth:`unsent`. :meth:`Signal.send_robust`, which
+    returns its results, calls :meth:`unsent` itself.
+
+    Awaiting it again sends nothing more.
+    """
+
+    __slots__ = ("_pending",)
+
+    def __init__(self, pending: Awaitable[None]) -> None:
+        self._pending = [pending]
+
+    def __await__(self) -> Generator[Any, None, None]:
+        pending = self._pending
+        try:
+            while pending:
+                yield from pending.pop(0).__await__()
+        finally:
+            self.unsent()  # only left when cancelled: the rest cannot be sent now
+
+    def unsent(self) -> None:
+        """Close the sends not made, each logged as not sent on the ``reqsignals`` logger.
+
+        For sync code inside a running event loop, which cannot await them (a WSGI app
+        called from a coroutine): the failures themselves were logged when caught.
+        """
+        pending = self._pending
+        while pending:
+            close = getattr(pending.pop(0), "close", None)
+            if close is not None:
+                close()
+            logger.error(
+                "receiver_failed was not sent: it has async receivers and the failure was "
+                "caught by a sync send inside a running event loop, which cannot await them "
+                "(use asend_robust there, or await what send_fast returns)"
+            )
+
+
+def _joined(
+    earlier: ReceiverFailures | None, later: ReceiverFailures | None
+) -> ReceiverFailures | None:
+    """One send's failures to send: those so far and one more, either maybe None."""
+    if earlier is None or later is None:
+        return earlier or later
+    earlier._pending += later._pending
+    return earlier
 
 
 _Results = list[tuple[Receiver, Any]]
@@ -673,7 +737,11 @@ _ASEND: Callable[..., Awaitable[_Results]] = _walker(
 _ASEND_ROBUST: Callable[..., Awaitable[_Results]] = _walker(
     None, is_async=True, robust=True, results=True, method="asend_robust"
 )
-_FastWalkers = tuple[Callable[..., None], Callable[..., Awaitable[None]], Callable[..., None]]
+_FastWalkers = tuple[
+    Callable[..., ReceiverFailures | None],
+    Callable[..., Awaitable[None]],
+    Callable[..., ReceiverFailures | None],
+]
 
 #: Names tuple -> (sync walker, async walker, sync walker over getters) for send_fast.
 _FAST: dict[tuple[str, ...], _FastWalkers] = {}
@@ -781,8 +849,7 @@ class _Emitter:
                 self.forget()
         if awaits:
             return self._async(calls, sender, values)
-        self.walkers[2](signal, getters, sender, values)
-        return None
+        return self.walkers[2](signal, getters, sender, values)
 
     def _async(
         self, calls: tuple[tuple[Any, bool, bool], ...], sender: Any, values: tuple[Any, ...]
@@ -791,8 +858,7 @@ class _Emitter:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            self.signal._run_sync(self.walkers[0], calls, sender, values, "send_fast")
-            return None
+            return self.signal._run_sync(self.walkers[0], calls, sender, values, "send_fast")
         return self.walkers[1](self.signal, calls, sender, values)
 
 

@@ -24,6 +24,7 @@ from typing import Any
 from ._interface import detect
 from ._keys import REPORTED_KEY, SENT_KEY
 from ._sender import HasSender, Nesting
+from .dispatch import ReceiverFailures
 from .signals import got_request_exception, request_finished, request_started
 from .types import Environ, ExcInfo, StartResponse, WSGIApp
 
@@ -327,8 +328,13 @@ def _in_sync_code(pending: Awaitable[None] | None) -> None:
 
     A WSGI app is called from sync code; here one is called on a thread whose event
     loop is running (from inside a coroutine), where nothing can run async receivers.
+    A receiver failure never changes the response: receiver_failed sends left to us
+    (async receivers of receiver_failed) are logged as not sent, and the request goes on.
     """
     if pending is not None:
+        if isinstance(pending, ReceiverFailures):
+            pending.unsent()
+            return
         pending.close()  # type: ignore[attr-defined]
         raise RuntimeError(
             "a request signal has async receivers, and this WSGI app was called inside a "

@@ -18,7 +18,7 @@ import pytest
 
 from reqsignals import request_finished, request_started
 from reqsignals.asgi import SignalsMiddleware as ASGIMiddleware
-from reqsignals.dispatch import _SEND_FAST, Signal
+from reqsignals.dispatch import _SEND_FAST, ReceiverFailures, Signal, receiver_failed
 from reqsignals.wsgi import SignalsMiddleware as WSGIMiddleware
 from tests.test_asgi import communicate, http_scope
 from tests.test_middleware_contract import hello_asgi, hello_wsgi
@@ -166,6 +166,162 @@ def test_async_receivers_give_an_awaitable_inside_a_loop_and_run_without_one(
     asyncio.run(main())
     assert emit("s", 2) is None
     assert order == ["async 1", "async 2"]
+
+
+# -- what an emitter returns when a receiver fails ------------------------------------
+
+
+def _raising(exc: Exception) -> Any:
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise exc
+
+    return broken
+
+
+def test_inside_a_loop_an_emitter_returns_the_async_receiver_failed_sends_to_await(
+    signal: Signal,
+) -> None:
+    heard: list[tuple[Any, Any, Any]] = []
+    first_bug, second_bug = ValueError("first"), KeyError("second")
+    first, second = _raising(first_bug), _raising(second_bug)
+
+    async def on_failure(sender: Any, receiver: Any, exception: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0)
+        heard.append((sender, receiver, exception))
+
+    emit = signal.emitter(NAMES)
+
+    async def main() -> None:
+        signal.connect(first, weak=False)
+        # The first send looks the receiver up, the next calls the one it remembers,
+        # then send_fast itself; then two receivers, looked up, then remembered.
+        for how in ("looked up", "remembered", "send_fast"):
+            pending = signal.send_fast("s", NAMES, 1, 2) if how == "send_fast" else emit("s", 1, 2)
+            assert type(pending) is ReceiverFailures
+            assert heard == []  # sent when awaited, not before
+            await pending
+            assert heard == [(signal, first, first_bug)]
+            heard.clear()
+        signal.connect(second, weak=False)
+        for _ in range(2):
+            pending = emit("s", 1, 2)
+            assert type(pending) is ReceiverFailures  # one for both failures
+            await pending
+            assert heard == [(signal, first, first_bug), (signal, second, second_bug)]
+            heard.clear()
+
+    with receiver_failed.connected_to(on_failure):
+        asyncio.run(main())
+
+
+def test_with_sync_receiver_failed_receivers_or_no_loop_an_emitter_returns_none(
+    signal: Signal,
+) -> None:
+    heard: list[tuple[Any, Any]] = []
+    bug = ValueError("bug")
+    broken = _raising(bug)
+
+    def on_failure(sender: Any, receiver: Any, exception: Any, **kwargs: Any) -> None:
+        heard.append((receiver, exception))
+
+    async def on_failure_async(sender: Any, receiver: Any, exception: Any, **kwargs: Any) -> None:
+        heard.append((receiver, exception))
+
+    signal.connect(broken, weak=False)
+    emit = signal.emitter(NAMES)
+
+    async def in_a_loop() -> list[Any]:
+        return [emit("s", 1, 2), emit("s", 1, 2)]  # looked up, then remembered
+
+    with receiver_failed.connected_to(on_failure):
+        assert asyncio.run(in_a_loop()) == [None, None]  # heard at once: nothing to await
+        assert heard == [(broken, bug)] * 2
+        heard.clear()
+        other = _raising(bug)
+        signal.connect(other, weak=False)  # two receivers: the loop
+        assert asyncio.run(in_a_loop()) == [None, None]
+        assert heard == [(broken, bug), (other, bug)] * 2
+    heard.clear()
+    with receiver_failed.connected_to(on_failure_async):
+        # No loop running: the async receiver is run on a loop of the send's own.
+        assert [emit("s", 1, 2), emit("s", 1, 2)] == [None, None]
+        assert heard == [(broken, bug), (other, bug)] * 2
+
+
+def test_receiver_failures_not_awaited_are_closed_and_logged_as_not_sent(
+    signal: Signal, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[Any] = []
+
+    async def on_failure(sender: Any, **kwargs: Any) -> None:  # pragma: no cover - dropped
+        heard.append(sender)
+
+    signal.connect(_raising(ValueError("bug")), weak=False)
+    signal.connect(_raising(ValueError("bug")), weak=False)
+
+    async def main() -> None:
+        pending = signal.send_fast("s", NAMES, 1, 2)
+        assert type(pending) is ReceiverFailures
+        pending.unsent()
+        await pending  # nothing left to send
+
+    with receiver_failed.connected_to(on_failure), caplog.at_level("ERROR", "reqsignals"):
+        asyncio.run(main())  # and no "coroutine was never awaited" warning: closed
+    assert heard == []
+    assert caplog.text.count("receiver_failed was not sent") == 2
+
+
+def test_cancelled_while_awaited_the_rest_of_the_failures_are_logged_as_not_sent(
+    signal: Signal, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[Any] = []
+
+    async def on_failure(sender: Any, receiver: Any, **kwargs: Any) -> None:
+        heard.append(receiver)
+        await asyncio.Event().wait()  # until cancelled
+
+    first, second = _raising(ValueError("first")), _raising(ValueError("second"))
+    signal.connect(first, weak=False)
+    signal.connect(second, weak=False)
+
+    async def main() -> None:
+        pending = signal.send_fast("s", NAMES, 1, 2)
+        assert pending is not None
+        task = asyncio.ensure_future(pending)
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    with receiver_failed.connected_to(on_failure), caplog.at_level("ERROR", "reqsignals"):
+        asyncio.run(main())
+    assert heard == [first]
+    assert caplog.text.count("receiver_failed was not sent") == 1  # second's
+
+
+def test_an_awaitable_without_close_from_a_wrapped_send_fast_is_dropped_logged(
+    signal: Signal, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A tracer wrapping receiver_failed's send_fast may return any awaitable.
+    signal.connect(_raising(ValueError("bug")), weak=False)
+
+    async def main() -> None:
+        future = asyncio.get_running_loop().create_future()
+        receiver_failed.send_fast = lambda *args: future  # type: ignore[method-assign]
+        try:
+            pending = signal.send_fast("s", NAMES, 1, 2)
+        finally:
+            del receiver_failed.send_fast
+        assert type(pending) is ReceiverFailures
+        pending.unsent()
+        assert not future.done()
+
+    def on_failure(sender: Any, **kwargs: Any) -> None:  # pragma: no cover - wrapped away
+        pass
+
+    with receiver_failed.connected_to(on_failure), caplog.at_level("ERROR", "reqsignals"):
+        asyncio.run(main())
+    assert "receiver_failed was not sent" in caplog.text
 
 
 @pytest.mark.parametrize("names", [["n"], ("not a name",), ("sender",), ("n", "n")])

@@ -27,7 +27,7 @@ from starlette.routing import Route
 import reqsignals
 from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.asgi import SignalsMiddleware as ASGIMiddleware
-from reqsignals.dispatch import Signal, receiver_failed
+from reqsignals.dispatch import _SEND_FAST, Signal, receiver_failed
 from reqsignals.testing import Capture
 from reqsignals.wsgi import SignalsMiddleware as WSGIMiddleware
 from tests.helpers import canary
@@ -426,6 +426,138 @@ def test_an_asgi_receiver_failure_is_sent_as_receiver_failed(signal: Signal, kin
         messages = asyncio.run(communicate(ASGIMiddleware(hello_asgi), http_scope()))
     assert messages[-1]["body"] == b"hello"
     assert heard == [(signal, broken, "receiver bug")]
+
+
+# An async receiver_failed receiver hears the failures of sync receivers too: the
+# middlewares' emitters hand it back to them, to await (ASGI) or to drop, logged (WSGI).
+
+
+@pytest.fixture(params=["emitter", "observed"])
+def sends(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Both ways a middleware's sends go: its emitters' own walk ("emitter", send_fast
+    unwrapped), and through a wrapped send_fast ("observed": the suite's canary)."""
+    watching = Signal.send_fast
+    assert watching is not _SEND_FAST  # the canary, which makes "observed" what it says
+    if request.param == "emitter":
+        Signal.send_fast = _SEND_FAST  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Signal.send_fast = watching  # type: ignore[method-assign]
+
+
+async def _get_twice(app: Any) -> list[httpx.Response]:
+    # Twice: an emitter's first send from a sender looks its receivers up, the next
+    # ones call the receivers it remembers (two walks to test).
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        return [await client.get("/"), await client.get("/")]
+
+
+@pytest.mark.parametrize("signal", [request_started, request_finished], ids=lambda s: s.name)
+@pytest.mark.usefixtures("sends")
+def test_an_async_receiver_failed_receiver_is_awaited_for_a_sync_failure_under_asgi(
+    signal: Signal, caplog: pytest.LogCaptureFixture
+) -> None:
+    events: list[Any] = []
+    failure = ValueError("receiver bug")
+
+    def broken(sender: Any, **kwargs: Any) -> None:
+        raise failure
+
+    async def on_failure(sender: Any, receiver: Any, exception: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0)  # on the request's loop, awaited to the end
+        events.append(("receiver_failed", sender, receiver, exception))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        events.append("app")
+        await hello_asgi(scope, receive, send)
+
+    middleware = ASGIMiddleware(app)
+
+    async def server(scope: Any, receive: Any, send: Any) -> None:
+        async def to_client(message: Any) -> None:
+            events.append(message["type"])
+            await send(message)
+
+        await middleware(scope, receive, to_client)
+        events.append("returned")
+
+    with (
+        signal.connected_to(broken),
+        receiver_failed.connected_to(on_failure),
+        caplog.at_level("ERROR", logger="reqsignals"),
+    ):
+        responses = asyncio.run(_get_twice(server))
+    assert [(r.status_code, r.text) for r in responses] == [(200, "hello")] * 2
+    heard = ("receiver_failed", signal, broken, failure)
+    response = ["app", "http.response.start", "http.response.body"]
+    if signal is request_started:  # heard before the app runs, so before its response
+        assert events == [heard, *response, "returned"] * 2
+    else:  # heard before the middleware's call returns
+        assert events == [*response, heard, "returned"] * 2
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[1] is failure]
+    assert len(logged) == 2
+    assert "not sent" not in caplog.text
+
+
+@pytest.mark.parametrize("signal", [request_started, request_finished], ids=lambda s: s.name)
+@pytest.mark.usefixtures("sends")
+def test_two_sync_failures_in_one_asgi_send_are_two_receiver_failed_sends_in_order(
+    signal: Signal, caplog: pytest.LogCaptureFixture
+) -> None:
+    heard: list[tuple[Any, Any, Any]] = []
+    first_bug, second_bug = ValueError("first"), KeyError("second")
+
+    def first(sender: Any, **kwargs: Any) -> None:
+        raise first_bug
+
+    def second(sender: Any, **kwargs: Any) -> None:
+        raise second_bug
+
+    async def on_failure(sender: Any, receiver: Any, exception: Any, **kwargs: Any) -> None:
+        await asyncio.sleep(0)
+        heard.append((sender, receiver, exception))
+
+    with (
+        signal.connected_to(first),
+        signal.connected_to(second),
+        receiver_failed.connected_to(on_failure),
+        caplog.at_level("ERROR", logger="reqsignals"),
+    ):
+        responses = asyncio.run(_get_twice(ASGIMiddleware(hello_asgi)))
+    assert [(r.status_code, r.text) for r in responses] == [(200, "hello")] * 2
+    assert heard == [(signal, first, first_bug), (signal, second, second_bug)] * 2
+    assert "not sent" not in caplog.text
+
+
+@pytest.mark.parametrize("signal", [request_started, request_finished], ids=lambda s: s.name)
+@pytest.mark.usefixtures("sends")
+def test_a_wsgi_app_inside_a_running_loop_drops_async_receiver_failed_sends_logged(
+    signal: Signal, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Its response never depends on a receiver: the failure is logged, and that
+    # receiver_failed could not be sent there; no RuntimeError.
+    heard: list[Any] = []
+
+    async def on_failure(sender: Any, **kwargs: Any) -> None:  # pragma: no cover - dropped
+        heard.append(sender)
+
+    async def inside_a_loop() -> list[tuple[Started, bytes]]:
+        app = WSGIMiddleware(hello_wsgi)
+        return [serve(app), serve(app)]  # the emitters' two walks, as above
+
+    with (
+        signal.connected_to(_broken),
+        receiver_failed.connected_to(on_failure),
+        caplog.at_level("ERROR", logger="reqsignals"),
+    ):
+        served = asyncio.run(inside_a_loop())
+    assert [(sr.calls[0][0], body) for sr, body in served] == [("200 OK", b"hello")] * 2
+    assert heard == []
+    logged = [str(r.exc_info[1]) for r in caplog.records if r.exc_info and r.exc_info[1]]
+    assert logged == ["receiver bug"] * 2  # each failure, logged with its traceback
+    assert caplog.text.count("receiver_failed was not sent") == 2
 
 
 # -- edges ---------------------------------------------------------------------------
