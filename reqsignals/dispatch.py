@@ -13,12 +13,14 @@ with ordering, weak references and async receivers made exact:
 from __future__ import annotations
 
 import asyncio
+import builtins
 import functools
 import inspect
 import itertools
 import keyword
 import logging
 import threading
+import types
 import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
@@ -38,7 +40,7 @@ _VALUE_TYPES = frozenset({str, int, bytes})
 
 
 class _Any:
-    """Marker for "no sender given" in :meth:`Signal.has_listeners`."""
+    """Marker for "no sender given" (Signal.has_listeners, Signal.emitter)."""
 
     def __repr__(self) -> str:
         return "<any sender>"
@@ -428,7 +430,9 @@ class Signal(metaclass=_SignalType):
         """
         return self._emitter_for(names).send(sender, values)
 
-    def emitter(self, names: tuple[str, ...]) -> Callable[..., Awaitable[None] | None]:
+    def emitter(
+        self, names: tuple[str, ...], *, sender: Any = _ANY_SENDER
+    ) -> Callable[..., Awaitable[None] | None]:
         """The function a hot path sends with: ``emit(sender, *values)``.
 
         ``emit = request_finished.emitter(("scope", "status"))`` returns a function such
@@ -444,6 +448,12 @@ class Signal(metaclass=_SignalType):
         next send. One emitter exists per signal and tuple of names: asking again
         returns the same function.
 
+        With *sender*, an emitter for that one sender: ``emit(*values)``, which sends
+        as ``emit(sender, *values)`` would, for fewer reads per send (it has no sender
+        to compare with the last). Each call makes a new one, which holds *sender*
+        for as long as it is kept: a hot path whose sender is fixed (the ASGI
+        middleware's) keeps one and makes another when its sender changes.
+
         Observing: while :meth:`send_fast` is wrapped, on the class (``Signal.send_fast
         = wrapper``, ``monkeypatch.setattr``, ``mock.patch.object``) or on the signal,
         or overridden by a subclass, every emitter sends through it, so a test fixture
@@ -454,7 +464,10 @@ class Signal(metaclass=_SignalType):
             TypeError: *names* is not a tuple of distinct identifiers other than
                 ``signal`` and ``sender``.
         """
-        return self._emitter_for(names).emit
+        emitter = self._emitter_for(names)
+        if sender is _ANY_SENDER:
+            return emitter.emit
+        return emitter.bind(sender).emit
 
     def _emitter_for(self, names: tuple[str, ...]) -> _Emitter:
         emitter = self._emitters.get(names) if type(names) is tuple else None
@@ -588,14 +601,17 @@ def _walker(
     of *names*; *calls* is the plan's triples; *loop* runs async receivers in a sync
     walk (only given when the plan has some). With ``"getters"``, the same for a plan
     of sync receivers, *calls* being its getters. With ``"emit"``, it is the emitter of
-    one :class:`_Emitter` (``box`` and ``signal``, given in *bound*), called as
-    ``emit(sender, *values)``: it calls the receivers it remembers for *sender* (the
-    only one without a loop, which is most of a hot path's sends), or asks its box
-    when it remembers none.
+    one :class:`_Emitter` (``box``, ``signal`` and its async walker ``awalk``, given in
+    *bound*), called as ``emit(sender, *values)``: it calls the sync receivers it
+    remembers for *sender* (the only one without a loop, which is most of a hot path's
+    sends); inside a running event loop it returns the async walk over the async
+    receivers it remembers for *sender*; else it asks its box. With ``"bound"``, the
+    same for a :class:`_BoundEmitter` (``sender`` given in *bound* too), called as
+    ``emit(*values)``.
     """
     if names is None:
         keywords = "**arguments"
-    elif form == "emit":
+    elif form in ("emit", "bound"):
         keywords = ", ".join(f"{name}=v{i}" for i, name in enumerate(names))
     else:
         keywords = ", ".join(f"{name}=arguments[{i}]" for i, name in enumerate(names))
@@ -631,12 +647,31 @@ def _walker(
         lines.append("out.append((receiver, result))" if results else "")
         return [indent + line for line in lines if line]
 
-    if form == "emit":
-        values = "".join(f"v{i}, " for i in range(len(names or ())))
+    values = "".join(f"v{i}, " for i in range(len(names or ())))
+    if form == "bound":
+        lines = [
+            f"def emit({values}):",
+            "    get = box.get",
+            "    if get is not None:",
+            "        receiver = get()",
+            "        if receiver is not None:",
+            *call("            ", alone=True),
+            "        return None",
+            "    calls = box.getters",
+            "    if calls is None:",
+            "        calls = box.calls",
+            "        if calls is not None and _running_loop() is not None:",
+            f"            return awalk(signal, calls, sender, ({values}))",
+            f"        return box.slow(({values}))",
+        ]
+    elif form == "emit":
         lines = [
             f"def emit(sender, {values}):",
             "    last, get, calls = box.memo",
             "    if last is not sender:",
+            "        last, calls = box.amemo",
+            "        if last is sender and _running_loop() is not None:",
+            f"            return awalk(signal, calls, sender, ({values}))",
             f"        return box.slow(sender, ({values}))",
             "    if get is not None:",
             "        receiver = get()",
@@ -660,11 +695,16 @@ def _walker(
         *call("        "),
         "    return out" if results else f"    return {'pending' if hands_back else 'None'}",
     ]
-    namespace: dict[str, Any] = {"_joined": _joined, **(bound or {})}
+    namespace: dict[str, Any] = {
+        "_joined": _joined,
+        "_running_loop": asyncio._get_running_loop,
+        **(bound or {}),
+    }
     # Our own text: the names in it were checked to be identifiers.
     exec("\n".join(line for line in lines if line), namespace)
-    walk: Callable[..., Any] = namespace["emit" if form == "emit" else "walk"]
-    walk.__qualname__ = f"Signal.{method}.<{'emit' if form == 'emit' else 'walk'}>"
+    name = "walk" if form in ("walk", "getters") else "emit"
+    walk: Callable[..., Any] = namespace[name]
+    walk.__qualname__ = f"Signal.{method}.<{name}>"
     return walk
 
 
@@ -791,12 +831,13 @@ class _Emitter:
     *getter* the one receiver's getter when there is exactly one, else None; and
     ``amemo``, ``(sender, calls)``, for a sender with async receivers. The signal
     makes it forget both (:meth:`forget`) whenever its plans change: a connect, a
-    disconnect, muting, the death of a receiver or a sender. A new tuple replaces
-    each whole, so a thread never reads one send's sender with another's receivers.
-    Neither is kept while ``send_fast`` is wrapped: every send then goes through it.
+    disconnect, muting, the death of a receiver or a sender; it makes its emitters
+    bound to one sender (:meth:`bind`) forget too. A new tuple replaces each whole,
+    so a thread never reads one send's sender with another's receivers. Neither is
+    kept while ``send_fast`` is wrapped: every send then goes through it.
     """
 
-    __slots__ = ("amemo", "emit", "memo", "names", "signal", "walkers")
+    __slots__ = ("amemo", "bound", "emit", "memo", "names", "signal", "walkers")
 
     def __init__(self, signal: Signal, names: tuple[str, ...]) -> None:
         self.walkers = _fast_walkers(names)  # checks the names first
@@ -804,6 +845,7 @@ class _Emitter:
         self.names = names
         self.memo = _FORGOTTEN
         self.amemo = _FORGOTTEN_ASYNC
+        self.bound: weakref.WeakSet[_BoundEmitter] = weakref.WeakSet()
         self.emit: Callable[..., Awaitable[None] | None] = _walker(
             names,
             is_async=False,
@@ -811,42 +853,57 @@ class _Emitter:
             results=False,
             method="send_fast",
             form="emit",
-            bound={"box": self, "signal": signal},
+            bound={"box": self, "signal": signal, "awalk": self.walkers[1]},
         )
+
+    def bind(self, sender: Any) -> _BoundEmitter:
+        """A new emitter of these sends for *sender* alone (Signal.emitter(sender=))."""
+        box = _BoundEmitter(self, sender)
+        self.bound.add(box)
+        return box
 
     def forget(self) -> None:
         """Look the receivers up again on the next send."""
         self.memo = _FORGOTTEN
         self.amemo = _FORGOTTEN_ASYNC
+        for box in list(self.bound):
+            box.forget()
+
+    def remember(
+        self, sender: Any, calls: tuple[tuple[Any, bool, bool], ...], awaits: bool,
+        getters: tuple[Callable[[], Any], ...],
+    ) -> None:  # fmt: skip
+        """Keep *sender*'s plan for the next send (see :meth:`send`)."""
+        if awaits:
+            self.amemo = (sender, calls)
+        else:
+            self.memo = (sender, getters[0] if len(getters) == 1 else None, getters)
 
     def slow(self, sender: Any, values: tuple[Any, ...]) -> Awaitable[None] | None:
         """The emitter's send when it remembers no sync receivers for *sender*."""
         last, calls = self.amemo
         signal = self.signal
-        if last is sender:  # async receivers, remembered: as _async(), one call less
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return self._async(calls, sender, values)
-            return self.walkers[1](signal, calls, sender, values)
+        if last is sender:  # async receivers, remembered (emit() awaits them in a loop)
+            return self._async(calls, sender, values)
         if signal._observed():
             return signal.send_fast(sender, self.names, *values)
         return self.send(sender, values)
 
-    def send(self, sender: Any, values: tuple[Any, ...]) -> Awaitable[None] | None:
-        """send_fast: look the receivers up, remember them, call them."""
+    def send(
+        self, sender: Any, values: tuple[Any, ...], box: _Emitter | _BoundEmitter | None = None
+    ) -> Awaitable[None] | None:
+        """send_fast: look the receivers up, have *box* (this one by default) remember
+        them, call them."""
         signal = self.signal
         cache = signal._cache  # before _plan() reads _live: see Signal.__init__
         calls, awaits, getters = signal._plan(sender) if signal._live else _NO_PLAN
         if not signal._observed():  # else every send must come back through it
-            if awaits:
-                self.amemo = (sender, calls)
-            else:
-                self.memo = (sender, getters[0] if len(getters) == 1 else None, getters)
+            box = self if box is None else box
+            box.remember(sender, calls, awaits, getters)
             if signal._cache is not cache:
                 # The plans changed while this one was read, maybe after the signal
                 # forgot: forget this one too.
-                self.forget()
+                box.forget()
         if awaits:
             return self._async(calls, sender, values)
         return self.walkers[2](signal, getters, sender, values)
@@ -860,6 +917,77 @@ class _Emitter:
         except RuntimeError:
             return self.signal._run_sync(self.walkers[0], calls, sender, values, "send_fast")
         return self.walkers[1](self.signal, calls, sender, values)
+
+
+#: Names tuple -> the code of the emitter function bound to one sender, written once.
+_BOUND_CODE: dict[tuple[str, ...], types.CodeType] = {}
+
+
+class _BoundEmitter:
+    """An :class:`_Emitter`'s sends for one sender (``Signal.emitter(names, sender=s)``).
+
+    ``emit(*values)`` reads what it remembers of that sender's receivers: ``get``, the
+    one sync receiver's getter; ``getters``, when there are none or several, all sync;
+    ``calls``, when some are async. All three are None until the first send, and again
+    once the emitter forgets (which its :class:`_Emitter` tells it to do whenever the
+    signal's plans change, or ``send_fast`` is wrapped).
+    """
+
+    __slots__ = ("__weakref__", "calls", "emit", "emitter", "get", "getters", "sender")
+
+    get: Callable[[], Any] | None
+    getters: tuple[Callable[[], Any], ...] | None
+    calls: tuple[tuple[Any, bool, bool], ...] | None
+
+    def __init__(self, emitter: _Emitter, sender: Any) -> None:
+        self.emitter = emitter
+        self.sender = sender
+        self.forget()
+        names = emitter.names
+        namespace = {
+            "__builtins__": builtins,
+            "_joined": _joined,
+            "_running_loop": asyncio._get_running_loop,
+            "box": self,
+            "signal": emitter.signal,
+            "sender": sender,
+            "awalk": emitter.walkers[1],
+        }
+        code = _BOUND_CODE.get(names)
+        if code is None:
+            emit = _walker(names, is_async=False, robust=True, results=False,
+                           method="send_fast", form="bound", bound=namespace)  # fmt: skip
+            _BOUND_CODE[names] = emit.__code__
+        else:  # the same function, with this emitter's names
+            emit = types.FunctionType(code, namespace, "emit")
+            emit.__qualname__ = "Signal.send_fast.<emit>"
+        self.emit: Callable[..., Awaitable[None] | None] = emit
+
+    def forget(self) -> None:
+        """Look the receivers up again on the next send."""
+        self.get = self.getters = self.calls = None
+
+    def remember(
+        self, sender: Any, calls: tuple[tuple[Any, bool, bool], ...], awaits: bool,
+        getters: tuple[Callable[[], Any], ...],
+    ) -> None:  # fmt: skip
+        """Keep the sender's plan for the next send."""
+        if awaits:
+            self.calls = calls
+        elif len(getters) == 1:
+            self.get = getters[0]
+        else:
+            self.getters = getters
+
+    def slow(self, values: tuple[Any, ...]) -> Awaitable[None] | None:
+        """The send when nothing is remembered, or async receivers without a loop."""
+        emitter, sender, calls = self.emitter, self.sender, self.calls
+        if calls is not None:  # async receivers, remembered, and no running loop
+            return emitter._async(calls, sender, values)
+        signal = emitter.signal
+        if signal._observed():
+            return signal.send_fast(sender, emitter.names, *values)
+        return emitter.send(sender, values, self)
 
 
 #: The signals that have emitters, so that wrapping send_fast reaches them all.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -44,6 +44,30 @@ def signal() -> Signal:
     return Signal("emitted")
 
 
+EmitterOf = Callable[[Signal, tuple[str, ...]], Callable[..., Any]]
+
+
+def _bound_to_each_sender(signal: Signal, names: tuple[str, ...]) -> Callable[..., Any]:
+    """``emit(sender, *values)`` made of emitters bound to one sender each."""
+    bound: dict[Any, Callable[..., Any]] = {}
+
+    def emit(sender: Any, *values: Any) -> Any:
+        if sender not in bound:
+            bound[sender] = signal.emitter(names, sender=sender)
+        return bound[sender](*values)
+
+    return emit
+
+
+@pytest.fixture(params=["emitter", "bound to the sender"])
+def emitter_of(request: pytest.FixtureRequest) -> EmitterOf:
+    """Each test below runs with ``signal.emitter(names)``, and again with emitters
+    bound to one sender each (``signal.emitter(names, sender=s)``)."""
+    if request.param == "emitter":
+        return lambda signal, names: signal.emitter(names)
+    return _bound_to_each_sender
+
+
 @pytest.fixture
 def heard() -> list[tuple[str, Any, dict[str, Any]]]:
     return []
@@ -65,12 +89,12 @@ def test_one_emitter_per_signal_and_names(signal: Signal) -> None:
 
 
 def test_an_emitter_calls_each_receiver_as_send_fast_does(
-    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+    emitter_of: EmitterOf, signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
 ) -> None:
     first, second = _recorder("first", heard), _recorder("second", heard)
     signal.connect(first)
     signal.connect(second, weak=False)
-    emit = signal.emitter(NAMES)
+    emit = emitter_of(signal, NAMES)
     assert emit("app", {"type": "http"}, 200) is None
     assert signal.send_fast("app", NAMES, {"type": "http"}, 200) is None
     expected = [
@@ -81,9 +105,9 @@ def test_an_emitter_calls_each_receiver_as_send_fast_does(
 
 
 def test_an_emitter_sees_connect_disconnect_mute_and_death_at_the_next_send(
-    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+    emitter_of: EmitterOf, signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
 ) -> None:
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
     first = _recorder("first", heard)
     signal.connect(first)
     emit("s", 1)
@@ -108,12 +132,12 @@ def test_an_emitter_sees_connect_disconnect_mute_and_death_at_the_next_send(
 
 
 def test_an_emitter_calls_each_senders_own_receivers(
-    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+    emitter_of: EmitterOf, signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
 ) -> None:
     everyone, only_a = _recorder("everyone", heard), _recorder("only a", heard)
     signal.connect(everyone)
     signal.connect(only_a, sender="a")
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
     for n, sender in enumerate(["a", "b", "a", "b", "b"]):
         emit(sender, n)
     assert [(label, sender) for label, sender, _ in heard] == [
@@ -128,6 +152,7 @@ def test_an_emitter_calls_each_senders_own_receivers(
 
 
 def test_a_failing_receiver_is_logged_and_the_next_one_still_runs(
+    emitter_of: EmitterOf,
     signal: Signal,
     heard: list[tuple[str, Any, dict[str, Any]]],
     caplog: pytest.LogCaptureFixture,
@@ -136,7 +161,7 @@ def test_a_failing_receiver_is_logged_and_the_next_one_still_runs(
         raise ValueError("receiver bug")
 
     signal.connect(broken)
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
     emit("s", 1)  # the only receiver: the emitter's loop-free branch
     signal.connect(_recorder("after", heard), weak=False)
     emit("s", 2)  # two receivers: the loop
@@ -147,6 +172,7 @@ def test_a_failing_receiver_is_logged_and_the_next_one_still_runs(
 
 
 def test_async_receivers_give_an_awaitable_inside_a_loop_and_run_without_one(
+    emitter_of: EmitterOf,
     signal: Signal,
 ) -> None:
     order: list[str] = []
@@ -155,17 +181,21 @@ def test_async_receivers_give_an_awaitable_inside_a_loop_and_run_without_one(
         order.append(f"async {n}")
 
     signal.connect(hear)
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
 
     async def main() -> None:
-        pending = emit("s", 1)
+        pending = emit("s", 1)  # looked up, then remembered
         assert pending is not None
         assert order == []
         await pending
+        pending = emit("s", 2)  # remembered: the emitter returns the walk itself
+        assert pending is not None
+        assert order == ["async 1"]
+        await pending
 
     asyncio.run(main())
-    assert emit("s", 2) is None
-    assert order == ["async 1", "async 2"]
+    assert emit("s", 3) is None  # remembered, but no loop runs: run on one of its own
+    assert order == ["async 1", "async 2", "async 3"]
 
 
 # -- what an emitter returns when a receiver fails ------------------------------------
@@ -179,6 +209,7 @@ def _raising(exc: Exception) -> Any:
 
 
 def test_inside_a_loop_an_emitter_returns_the_async_receiver_failed_sends_to_await(
+    emitter_of: EmitterOf,
     signal: Signal,
 ) -> None:
     heard: list[tuple[Any, Any, Any]] = []
@@ -189,7 +220,7 @@ def test_inside_a_loop_an_emitter_returns_the_async_receiver_failed_sends_to_awa
         await asyncio.sleep(0)
         heard.append((sender, receiver, exception))
 
-    emit = signal.emitter(NAMES)
+    emit = emitter_of(signal, NAMES)
 
     async def main() -> None:
         signal.connect(first, weak=False)
@@ -215,6 +246,7 @@ def test_inside_a_loop_an_emitter_returns_the_async_receiver_failed_sends_to_awa
 
 
 def test_with_sync_receiver_failed_receivers_or_no_loop_an_emitter_returns_none(
+    emitter_of: EmitterOf,
     signal: Signal,
 ) -> None:
     heard: list[tuple[Any, Any]] = []
@@ -228,7 +260,7 @@ def test_with_sync_receiver_failed_receivers_or_no_loop_an_emitter_returns_none(
         heard.append((receiver, exception))
 
     signal.connect(broken, weak=False)
-    emit = signal.emitter(NAMES)
+    emit = emitter_of(signal, NAMES)
 
     async def in_a_loop() -> list[Any]:
         return [emit("s", 1, 2), emit("s", 1, 2)]  # looked up, then remembered
@@ -331,10 +363,10 @@ def test_bad_names_are_refused(signal: Signal, names: Any) -> None:
 
 
 def test_an_emitter_made_before_send_fast_was_wrapped_sends_through_the_wrapper(
-    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+    emitter_of: EmitterOf, signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
 ) -> None:
     signal.connect(_recorder("r", heard), weak=False)
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
     emit("s", 1)  # remembered: the fast path
     original = Signal.send_fast
     seen: list[str] = []
@@ -355,10 +387,10 @@ def test_an_emitter_made_before_send_fast_was_wrapped_sends_through_the_wrapper(
 
 
 def test_wrapping_send_fast_on_one_signal_is_seen_by_its_emitters(
-    signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+    emitter_of: EmitterOf, signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
 ) -> None:
     signal.connect(_recorder("r", heard), weak=False)
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
     emit("s", 1)
     seen: list[Any] = []
 
@@ -377,6 +409,7 @@ def test_wrapping_send_fast_on_one_signal_is_seen_by_its_emitters(
 
 
 def test_a_subclass_overriding_send_fast_is_sent_through(
+    emitter_of: EmitterOf,
     heard: list[tuple[str, Any, dict[str, Any]]],
 ) -> None:
     class Traced(Signal):
@@ -388,7 +421,7 @@ def test_a_subclass_overriding_send_fast_is_sent_through(
 
     traced = Traced("traced")
     traced.connect(_recorder("r", heard), weak=False)
-    emit = traced.emitter(("n",))
+    emit = emitter_of(traced, ("n",))
     emit("s", 1)
     emit("s", 2)
     assert Traced.sends == 2
@@ -396,12 +429,13 @@ def test_a_subclass_overriding_send_fast_is_sent_through(
 
 
 def test_monkeypatch_and_its_undo_reach_the_emitters(
+    emitter_of: EmitterOf,
     monkeypatch: pytest.MonkeyPatch,
     signal: Signal,
     heard: list[tuple[str, Any, dict[str, Any]]],
 ) -> None:
     signal.connect(_recorder("r", heard), weak=False)
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
     emit("s", 1)
     seen: list[int] = []
     original = Signal.send_fast
@@ -447,7 +481,9 @@ def test_the_middlewares_fast_path_sends_every_request_signal() -> None:
     assert all(kwargs["response_duration"] is not None for label, _, kwargs in heard[1::2])
 
 
-def test_async_receivers_remembered_for_a_sender_see_a_new_receiver(signal: Signal) -> None:
+def test_async_receivers_remembered_for_a_sender_see_a_new_receiver(
+    emitter_of: EmitterOf, signal: Signal
+) -> None:
     order: list[str] = []
 
     async def first(sender: Any, n: int, **kwargs: Any) -> None:
@@ -457,7 +493,7 @@ def test_async_receivers_remembered_for_a_sender_see_a_new_receiver(signal: Sign
         order.append(f"second {sender} {n}")
 
     signal.connect(first)
-    emit = signal.emitter(("n",))
+    emit = emitter_of(signal, ("n",))
 
     async def main() -> None:
         for n in range(2):
