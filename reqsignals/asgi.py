@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
 
@@ -18,6 +18,7 @@ from ._deprecation import deprecated_names
 from ._interface import detect
 from ._keys import HANDLED_KEY, REPORTED_KEY, SENT_KEY
 from ._sender import HasSender, Nesting
+from .dispatch import Signal
 from .signals import got_request_exception, request_finished, request_started
 from .types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,10 +36,10 @@ _WS_DENIED = 403
 # What every server answers when the app raised before starting a response.
 _SERVER_ERROR = 500
 
-# The sends, each with its keyword names (Signal.emitter).
-_emit_started = request_started.emitter(("scope",))
-_emit_exception = got_request_exception.emitter(("scope", "exception"))
-_emit_finished = request_finished.emitter(("scope", "status", "duration", "response_duration"))
+# The keyword names of each send (Signal.emitter).
+_STARTED = ("scope",)
+_EXCEPTION = ("scope", "exception")
+_FINISHED = ("scope", "status", "duration", "response_duration")
 
 
 class SignalsMiddleware(HasSender):
@@ -93,6 +94,11 @@ class SignalsMiddleware(HasSender):
         app = Starlette(routes=routes, middleware=[Middleware(SignalsMiddleware)])
     """
 
+    # The sends, made by emitters bound to the sender (see __setattr__).
+    _emit_started: Callable[[Scope], Awaitable[None] | None]
+    _emit_exception: Callable[[Scope, BaseException], Awaitable[None] | None]
+    _emit_finished: Callable[[Scope, int | None, float, float | None], Awaitable[None] | None]
+
     def __init__(
         self,
         app: ASGIApp,
@@ -107,6 +113,25 @@ class SignalsMiddleware(HasSender):
         self.strict = strict
         self.websocket = websocket
         Nesting.note_instance()
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in ("sender", "strict"):
+            # The three sends are made for the sender and the strictness: anew.
+            strict = getattr(self, "strict", False)  # not set yet while sender is
+            sender = self.sender
+            sends = {
+                "_emit_started": (request_started, _STARTED),
+                "_emit_exception": (got_request_exception, _EXCEPTION),
+                "_emit_finished": (request_finished, _FINISHED),
+            }
+            for attribute, (signal, names) in sends.items():
+                emit = (
+                    _strict_send(signal, names, sender)
+                    if strict
+                    else signal.emitter(names, sender=sender)
+                )
+                object.__setattr__(self, attribute, emit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # Attributes read into locals: CPython 3.11 specialises `app = self.app` and
@@ -132,8 +157,8 @@ class SignalsMiddleware(HasSender):
             scope[SENT_KEY] = self
         if self._sender_unsettled:
             self._settle_sender(scope)
-        sender = self.sender
-        strict = self.strict
+        started = self._emit_started
+        finished = self._emit_finished
         # Filled in here rather than by an __init__: one Python call less per request.
         response = _Response()
         response.server_send = send
@@ -143,12 +168,9 @@ class SignalsMiddleware(HasSender):
         try:
             # Awaited here, in the request's task, before the app runs: context
             # variables that receivers set are visible to the app.
-            if strict:
-                await request_started.asend(sender, scope=scope)
-            else:
-                pending = _emit_started(sender, scope)
-                if pending is not None:
-                    await pending
+            pending = started(scope)
+            if pending is not None:
+                await pending
             try:
                 await app(scope, receive, response.send if kind == "http" else response.ws_send)
             except Exception as exc:
@@ -170,35 +192,33 @@ class SignalsMiddleware(HasSender):
             duration = perf_counter() - start
             sent_at = response.body_sent_at
             response_duration = None if sent_at is None else sent_at - start
-            if strict:
-                await request_finished.asend(
-                    sender,
-                    scope=scope,
-                    status=response.status,
-                    duration=duration,
-                    response_duration=response_duration,
-                )
-            else:
-                pending = _emit_finished(
-                    sender, scope, response.status, duration, response_duration
-                )
-                if pending is not None:
-                    await pending
+            pending = finished(scope, response.status, duration, response_duration)
+            if pending is not None:
+                await pending
 
     async def _report(self, scope: Scope, exc: BaseException) -> None:
         # At most one got_request_exception per request.
         if REPORTED_KEY in scope:
             return
         scope[REPORTED_KEY] = exc
-        if self.strict:
-            await got_request_exception.asend(self.sender, scope=scope, exception=exc)
-        else:
-            pending = _emit_exception(self.sender, scope, exc)
-            if pending is not None:
-                await pending
+        pending = self._emit_exception(scope, exc)
+        if pending is not None:
+            await pending
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.app!r})"
+
+
+def _strict_send(
+    signal: Signal, names: tuple[str, ...], sender: Any
+) -> Callable[..., Awaitable[Any]]:
+    """For ``strict=True``: a send of *signal* from *sender* called as an emitter is,
+    ``send(*values)``, that returns ``signal.asend(...)``, receiver exceptions and all."""
+
+    def send(*values: Any) -> Awaitable[Any]:
+        return signal.asend(sender, **dict(zip(names, values, strict=True)))
+
+    return send
 
 
 def _mark_as_coroutine_function(func: Any) -> Any:
@@ -227,23 +247,30 @@ class _Response:
     @_mark_as_coroutine_function
     def send(self, message: Message) -> Awaitable[None]:
         """Pass *message* to the server, noting the status and the end of the body."""
-        if self.body_sent_at is None:
-            try:
-                kind = message["type"]
-                if kind == "http.response.body":
-                    if self.status is not None and not message.get("more_body", False):
-                        self.body_sent_at = perf_counter()
-                elif kind == "http.response.start":
-                    if self.status is None:
-                        code = message["status"]
-                        # Only an int is a status; anything else the server rejects.
-                        self.status = code if type(code) is int else None
-                elif kind == "http.response.pathsend" and self.status is not None:
-                    self.body_sent_at = perf_counter()  # the whole file, in one message
-            except (LookupError, TypeError, AttributeError):
-                # Not a well-formed ASGI message: it goes to the server as it is,
-                # and the server, not this middleware, is the one to reject it.
-                pass
+        try:
+            kind = message["type"]
+            if kind == "http.response.start":
+                if self.status is None:
+                    code = message["status"]
+                    if type(code) is int:  # anything else is not a status: the server rejects it
+                        self.status = code
+            elif kind == "http.response.body":
+                if (
+                    not message.get("more_body", False)
+                    and self.body_sent_at is None
+                    and self.status is not None
+                ):
+                    self.body_sent_at = perf_counter()
+            elif (
+                kind == "http.response.pathsend"
+                and self.body_sent_at is None
+                and self.status is not None
+            ):
+                self.body_sent_at = perf_counter()  # the whole file, in one message
+        except (LookupError, TypeError, AttributeError):
+            # Not a well-formed ASGI message: it goes to the server as it is, and the
+            # server, not this middleware, is the one to reject it.
+            pass
         send = self.server_send  # see SignalsMiddleware.__call__
         return send(message)
 
