@@ -73,23 +73,28 @@ def uvicorn(
     under: tuple[str, ...] = (),
     start_timeout: float = 30,
     env: dict[str, str] | None = None,
+    quiet: bool = False,
+    pinned: bool = True,
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Serve *variant* with uvicorn on a free port; stop its process group at the end.
 
     *under* is a command the server runs under (a profiler), its arguments included;
-    *env* adds to the server's environment.
+    *env* adds to the server's environment; *quiet* serves with uvicorn's housekeeping
+    slowed down (benchmarks.quiet_uvicorn); *pinned* runs the server on SERVER_CPUS.
     """
     port = free_port()
     path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, **(env or {}), "REQSIGNALS_BENCH_VARIANT": variant, "PYTHONPATH": path}
     proc = subprocess.Popen(
-        [*under, sys.executable, "-m", "uvicorn", "benchmarks.asgi_targets:app", "--host",
+        [*under, sys.executable, "-m", "benchmarks.quiet_uvicorn" if quiet else "uvicorn",
+         "benchmarks.asgi_targets:app", "--host",
          "127.0.0.1", "--port", str(port), "--workers", "1", "--no-access-log", "--lifespan",
          "off", "--log-level", "warning"],
         cwd=ROOT, env=env, start_new_session=True,
     )  # fmt: skip
     try:
-        os.sched_setaffinity(proc.pid, SERVER_CPUS)
+        if pinned:
+            os.sched_setaffinity(proc.pid, SERVER_CPUS)
         deadline = time.monotonic() + start_timeout
         while True:
             try:

@@ -1,26 +1,36 @@
 """Instructions per request inside uvicorn, counted by valgrind's callgrind.
 
-    python -m benchmarks.instructions_asgi [--requests 2000] [--seeds 0,1,2] [--json PATH]
+    python -m benchmarks.instructions_asgi [--requests 1000] [--layouts 0,...,6] [--json PATH]
 
 The throughput benchmark (benchmarks.e2e_asgi) times requests, and on a shared machine
 two servers of the same app differ by a percent or two from round to round: as much as
-the difference being measured. Instruction counts agree from run to run to about 0.3%
-of a request (the hash seed is fixed). Each variant of benchmarks/asgi_targets.py is
+the difference being measured. Instruction counts of one layout (below) agree from run
+to run to about 0.3% of a request. Each variant of benchmarks/asgi_targets.py is
 served by uvicorn under ``valgrind --tool=callgrind`` with counting switched off;
 after 300 warm-up requests it is switched on for ``--requests`` more, sent one after
 the other on one keep-alive connection, and the count is read. Only the server's own
 user-space instructions are counted: the kernel's share of each request (the socket
 reads and writes) is not, and neither is how long an instruction takes, so the counts
-rank the variants but do not convert to time. uvicorn's housekeeping, ten times a
-second, is counted too: a small share that grows with how long the slowed-down server
-takes.
+rank the variants but do not convert to time. uvicorn is run by
+benchmarks.quiet_uvicorn, which slows its housekeeping (a wake-up ten times a second)
+to once every five seconds: under callgrind those wake-ups came to several thousand
+instructions a request, more or fewer with how fast the machine ran the server, and
+made two counts of one variant differ by more than the floor and reqsignals differ.
 
-One hash seed lays out one process's dicts and CPython's type-attribute cache one way,
-and a layout can be lucky or unlucky for a variant by a thousand instructions a request
-(two names that meet in one slot of that cache and evict each other on every request).
-So every variant is counted once under each of ``--seeds`` and each variant's median is
-reported; the target, reqsignals' overhead at most 1.2 times the floor's, is judged on the
-median of the per-seed ratios.
+The count of one process is also a draw of its layout: where its objects, names and
+types happen to lie decides which of them meet in one slot of CPython's type-attribute
+cache (keyed by a type's version tag and a name's address) and evict each other on
+every request, and how long dict and set probes run. Under uvicorn that moves one
+variant's count by a few thousand instructions a request from one layout to another,
+as much as reqsignals and the floor differ. So every variant is counted under several
+layouts (``--layouts``): layout *k* runs with hash seed *k* and *k* classes made, and
+looked at, before uvicorn loads the app, which moves every later version tag and
+address. Each variant's median over the layouts is reported, and the target,
+reqsignals' overhead at most 1.2 times the floor's, is judged on those medians. The
+count of each layout is printed too, spread and all.
+
+Two servers are counted at a time (instruction counts do not depend on what else the
+machine runs).
 
 Needs ``valgrind`` (Debian package) on the PATH.
 """
@@ -35,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -73,15 +84,17 @@ def callgrind_control(*args: str) -> None:
     subprocess.run(["callgrind_control", *args], check=True, capture_output=True, timeout=60)
 
 
-def count(variant: str, requests: int, scratch: Path, seed: int = 0) -> int:
-    """User-space instructions uvicorn spends on *requests* requests to *variant*."""
-    out = scratch / f"callgrind.{variant}.seed{seed}"
+def count(variant: str, requests: int, scratch: Path, layout: int = 0) -> int:
+    """User-space instructions uvicorn spends on *requests* requests to *variant*,
+    under *layout* (see the module's docstring)."""
+    out = scratch / f"callgrind.{variant}.layout{layout}"
     under = ("valgrind", "-q", "--tool=callgrind", "--instr-atstart=no",
              f"--callgrind-out-file={out}")  # fmt: skip
-    # A fixed hash seed, so that each run lays out its dicts and sets the same way.
-    seeded = {"PYTHONHASHSEED": str(seed)}
+    laid_out = {"PYTHONHASHSEED": str(layout), "REQSIGNALS_BENCH_LAYOUT": str(layout)}
     with (
-        uvicorn(variant, under=under, start_timeout=120, env=seeded) as (proc, port),
+        uvicorn(
+            variant, under=under, start_timeout=120, env=laid_out, quiet=True, pinned=False
+        ) as (proc, port),
         socket.create_connection(("127.0.0.1", port), timeout=60) as sock,
     ):
         get(sock, WARM_UP)
@@ -89,7 +102,7 @@ def count(variant: str, requests: int, scratch: Path, seed: int = 0) -> int:
         get(sock, requests)
         callgrind_control("--dump", str(proc.pid))
     # The dump holds what was counted since counting began: the measured requests.
-    for path in scratch.glob(f"callgrind.{variant}.seed{seed}*"):
+    for path in scratch.glob(f"callgrind.{variant}.layout{layout}*"):
         text = path.read_text(encoding="utf-8", errors="replace")
         if re.search(r"^desc: Trigger: .*dump", text, re.MULTILINE):
             total = re.search(r"^(?:totals|summary): (\d+)", text, re.MULTILINE)
@@ -100,40 +113,46 @@ def count(variant: str, requests: int, scratch: Path, seed: int = 0) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument(
-        "--seeds", default="0,1,2", help="hash seeds to count each variant under (default 0,1,2)"
+        "--layouts",
+        default="0,1,2,3,4,5,6",
+        help="layouts to count each variant under (default 0,1,2,3,4,5,6)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON here")
     args = parser.parse_args(argv)
     try:
-        seeds = [int(seed) for seed in args.seeds.split(",")]
+        layouts = [int(layout) for layout in args.layouts.split(",")]
     except ValueError:
-        parser.error(f"--seeds takes comma-separated integers, got {args.seeds!r}")
+        parser.error(f"--layouts takes comma-separated integers, got {args.layouts!r}")
+    if any(layout < 0 for layout in layouts):
+        parser.error(f"--layouts takes integers from 0 up, got {args.layouts!r}")
     stop_servers_on_sigterm()
     missing = [tool for tool in ("valgrind", "callgrind_control") if not shutil.which(tool)]
     if missing:
         sys.exit(f"{' and '.join(missing)} not on the PATH: apt-get install valgrind")
-    counted: dict[int, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as scratch:
-        for seed in seeds:
-            counted[seed] = {
-                variant: count(variant, args.requests, Path(scratch), seed) / args.requests
-                for variant in VARIANTS
-            }
+    jobs = [(layout, variant) for layout in layouts for variant in VARIANTS]
+    with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(2) as pool:
+        totals = pool.map(lambda job: count(job[1], args.requests, Path(scratch), job[0]), jobs)
+        counted: dict[int, dict[str, float]] = {layout: {} for layout in layouts}
+        for (layout, variant), total in zip(jobs, totals, strict=True):
+            counted[layout][variant] = total / args.requests
     per_request = {v: statistics.median(c[v] for c in counted.values()) for v in VARIANTS}
-    ratios = {seed: _overhead_ratio(c) for seed, c in counted.items()}
+    ratio = _overhead_ratio(per_request)
     print(f"uvicorn under callgrind, {args.requests} requests one after the other "
           f"(after {WARM_UP} uncounted); user-space instructions per request, median "
-          f"of hash seeds {', '.join(map(str, seeds))}")  # fmt: skip
+          f"of layouts {', '.join(map(str, layouts))}")  # fmt: skip
     print()
     rows = print_rows(per_request)
-    ratio = statistics.median(ratios.values())
-    per_seed = {seed: (counted[seed], ratios[seed]) for seed in seeds}
     print()
-    print("reqsignals' overhead / the floor's, per seed: "
-          + ", ".join(f"{seed}: {r:.2f}×" for seed, r in ratios.items())
-          + f"; median {ratio:.2f}× (target ≤ {RATIO_LIMIT}×)")  # fmt: skip
+    print("| layout | " + " | ".join(VARIANTS) + " | ratio |")
+    print("|---:|" + "---:|" * (len(VARIANTS) + 1))
+    for layout, by_variant in counted.items():
+        print(f"| {layout} | " + " | ".join(f"{by_variant[v]:,.0f}" for v in VARIANTS)
+              + f" | {_overhead_ratio(by_variant):.2f}× |")  # fmt: skip
+    print()
+    print(f"reqsignals' overhead / the floor's, of the medians: {ratio:.2f}× "
+          f"(target ≤ {RATIO_LIMIT}×)")  # fmt: skip
     bench_results.write(
         args.json,
         "Instructions per request under uvicorn",
@@ -142,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
             bench_results.target(
                 "instructions.ratio",
                 "reqsignals' instructions over the bare request, against the floor's "
-                "(median of the hash seeds' ratios)",
+                "(medians over the layouts)",
                 ratio,
                 RATIO_LIMIT,
                 unit="×",
@@ -150,7 +169,10 @@ def main(argv: list[str] | None = None) -> None:
         ],
         requests=args.requests,
         warm_up=WARM_UP,
-        seeds={str(seed): {"instructions": c, "ratio": r} for seed, (c, r) in per_seed.items()},
+        layouts={
+            str(layout): {"instructions": c, "ratio": _overhead_ratio(c)}
+            for layout, c in counted.items()
+        },
     )
 
 

@@ -15,14 +15,15 @@ from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from typing import Any
 
+import httpx
 import pytest
 
-from benchmarks import asgi_targets, instructions_direct
+from benchmarks import asgi_targets, instructions_direct, quiet_uvicorn
 from benchmarks.middleware_asgi import SCOPE
 from reqsignals.asgi import SignalsMiddleware
 from reqsignals.signals import request_finished, request_started
 from reqsignals.types import ASGIApp, Message
-from tests.helpers.support import ROOT
+from tests.helpers.support import ROOT, run_server
 
 Heard = list[tuple[str, Any, dict[str, Any]]]
 
@@ -234,3 +235,41 @@ def test_every_variant_can_be_driven_without_a_server(variant: str) -> None:
     assert proc.returncode == 0, proc.stderr
     heard = 0 if variant == "bare" else 20 + instructions_direct.WARM_UP
     assert proc.stdout.split() == [str(heard), str(heard)]
+
+
+@pytest.mark.parametrize("layout", ["0", "3"])
+def test_the_quiet_uvicorn_of_the_instruction_counts_serves_the_benchmark_app(
+    layout: str,
+) -> None:
+    # benchmarks.instructions_asgi counts uvicorn run by benchmarks.quiet_uvicorn, under
+    # several layouts: each must serve the app as uvicorn does, with the reqsignals
+    # variant's receivers heard.
+    argv = ["python", "-m", "benchmarks.quiet_uvicorn", "benchmarks.asgi_targets:app",
+            "--host", "127.0.0.1", "--port", "{port}", "--log-level", "warning"]  # fmt: skip
+    env = {"REQSIGNALS_BENCH_VARIANT": "reqsignals", quiet_uvicorn.LAYOUT: layout}
+    with run_server(argv, env=env, cwd=ROOT) as server:
+        answers = [httpx.get(f"http://127.0.0.1:{server.port}/", timeout=10) for _ in range(3)]
+    assert [(a.status_code, a.text) for a in answers] == [(200, "Hello, world!")] * 3
+    assert "date" in answers[0].headers  # refreshed by the slowed-down housekeeping
+
+
+def test_the_quiet_uvicorn_wakes_up_every_tick_and_stops_when_told() -> None:
+    ticks: list[int] = []
+
+    class Server:
+        should_exit = False
+
+        async def on_tick(self, counter: int) -> bool:
+            ticks.append(counter)
+            return len(ticks) == 3
+
+    async def main() -> float:
+        start = asyncio.get_running_loop().time()
+        await quiet_uvicorn._main_loop(Server())  # type: ignore[arg-type]
+        return asyncio.get_running_loop().time() - start
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(quiet_uvicorn, "TICK", 0.05)
+        took = asyncio.run(main())
+    assert ticks == [0, 10, 20]  # a multiple of ten: uvicorn refreshes its date on each
+    assert 0.1 <= took < 2

@@ -94,8 +94,8 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _benchmark(
         "instructions_asgi",
         "Instructions per request under uvicorn",
-        full=("--requests", "2000", "--seeds", "0,1,2"),
-        quick=("--requests", "100", "--seeds", "0"),
+        full=("--requests", "1000", "--layouts", "0,1,2,3,4,5,6"),
+        quick=("--requests", "100", "--layouts", "0"),
         timeout=1500,
         quick_timeout=300,
         render=tables.render_instructions,

@@ -252,8 +252,8 @@ def render_instructions(data: Data) -> list[str]:
         first = (
             f"{data.get('requests')} requests one after the other on one connection, after "
             f"{data.get('warm_up')} uncounted; uvicorn's user-space instructions per request, "
-            f"the median of {len(data.get('seeds') or {}) or 1} runs under different hash "
-            "seeds."
+            f"the median of {len(data.get('layouts') or {}) or 1} runs under different "
+            "layouts (hash seeds and version tags: see the benchmark's docstring)."
         )
     out = [first, ""]
     out += table(
@@ -284,13 +284,15 @@ def render_instructions(data: Data) -> list[str]:
             "subtraction and one keyword more for each receiver; reqsignals' middleware does "
             "the same work for it.",
         ]
-    seeds = data.get("seeds") or {}
-    if len(seeds) > 1:
+    layouts = data.get("layouts") or {}
+    if len(layouts) > 1:
         out += [
             "",
-            "Per hash seed, reqsignals' overhead over the floor's: "
-            + ", ".join(f"seed {seed}: {d['ratio']:.2f}×" for seed, d in seeds.items())
-            + "; the target is judged on their median.",
+            "Per layout, reqsignals' overhead over the floor's: "
+            + ", ".join(f"{layout}: {d['ratio']:.2f}×" for layout, d in layouts.items())
+            + ". One layout's count moves by a few thousand instructions a request with "
+            "where the process's types and names happen to lie, so the target is judged on "
+            "the medians of the table above, not on any one layout.",
         ]
     return out
 
