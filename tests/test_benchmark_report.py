@@ -332,6 +332,22 @@ def test_instruction_counts_under_several_layouts_show_each_layouts_ratio() -> N
     )
 
 
+def test_instruction_counts_show_each_layouts_count() -> None:
+    counts = {"bare": 500_000.0, "floor": 510_000.0, "reqsignals": 512_500.0}
+    data = {
+        "requests": 1000,
+        "warm_up": 300,
+        "rows": [],
+        "layouts": {
+            "0": {"ratio": 1.25, "instructions": counts},
+            "1": {"ratio": 1.1, "instructions": {**counts, "reqsignals": 511_000.0}},
+        },
+    }
+    section = "\n".join(report.render_instructions(data))
+    assert f"| 0 | 500,000 | 510,000 | 512,500 | 1.25{X} |" in section
+    assert f"| 1 | 500,000 | 510,000 | 511,000 | 1.10{X} |" in section
+
+
 def test_a_miss_that_most_rounds_met_is_put_down_to_noise() -> None:
     e2e = _throughput_with_floor([9600.0] * 4)
     ours = e2e["rows"][1]

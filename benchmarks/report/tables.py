@@ -294,6 +294,18 @@ def render_instructions(data: Data) -> list[str]:
             "where the process's types and names happen to lie, so the target is judged on "
             "the medians of the table above, not on any one layout.",
         ]
+        counts = {k: d["instructions"] for k, d in layouts.items() if d.get("instructions")}
+        if counts:
+            shown = ("bare", "floor", "reqsignals")
+            per_layout = table(
+                ["layout", *(f"{v} (instructions)" for v in shown), "reqsignals / floor"],
+                [
+                    [layout, *(f"{c[v]:,.0f}" for v in shown), f"{layouts[layout]['ratio']:.2f}×"]
+                    for layout, c in counts.items()
+                ],
+                align="l",
+            )
+            out += ["", *per_layout]
     return out
 
 
