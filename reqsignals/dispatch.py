@@ -611,7 +611,7 @@ def _walker(
     """
     if names is None:
         keywords = "**arguments"
-    elif form in ("emit", "bound"):
+    elif form in ("emit", "bound", "one"):
         keywords = ", ".join(f"{name}=v{i}" for i, name in enumerate(names))
     else:
         keywords = ", ".join(f"{name}=arguments[{i}]" for i, name in enumerate(names))
@@ -629,6 +629,7 @@ def _walker(
             f"    result = receiver(signal=signal, sender=sender, {keywords})",
             "    if receiver_is_async:" if triples else "",
             f"        result = {wait}" if triples else "",
+            "    await result" if form == "one" else "",
         ]
         if robust:
             failed = f"signal._failed(receiver, exc, {method!r})"
@@ -659,6 +660,12 @@ def _walker(
             "        return None",
             "    calls = box.getters",
             "    if calls is None:",
+            "        get = box.aget",
+            "        if get is not None and _running_loop() is not None:",
+            "            receiver = get()",
+            "            if receiver is None:",
+            "                return None",
+            f"            return aone(signal, receiver, sender, {values})",
             "        calls = box.calls",
             "        if calls is not None and _running_loop() is not None:",
             f"            return awalk(signal, calls, sender, ({values}))",
@@ -679,22 +686,28 @@ def _walker(
             *call("            ", alone=True),
             "        return None",
         ]
+    elif form == "one":
+        lines = [f"async def one(signal, receiver, sender, {values}):", *call("    ")]
     else:
         lines = [
             f"{'async ' if is_async else ''}def walk(signal, calls, sender, arguments, loop=None):"
         ]
-    lines += [
-        "    out = []" if results else "",
-        "    pending = None" if hands_back else "",
-        "    for target, weak, receiver_is_async in calls:" if triples else "",
-        "        receiver = target() if weak else target" if triples else "",
-        "    for get in calls:" if not triples else "",
-        "        receiver = get()" if not triples else "",
-        "        if receiver is None:",
-        "            continue  # collected since the send began",
-        *call("        "),
-        "    return out" if results else f"    return {'pending' if hands_back else 'None'}",
-    ]
+    lines += (
+        []
+        if form == "one"
+        else [
+            "    out = []" if results else "",
+            "    pending = None" if hands_back else "",
+            "    for target, weak, receiver_is_async in calls:" if triples else "",
+            "        receiver = target() if weak else target" if triples else "",
+            "    for get in calls:" if not triples else "",
+            "        receiver = get()" if not triples else "",
+            "        if receiver is None:",
+            "            continue  # collected since the send began",
+            *call("        "),
+            "    return out" if results else f"    return {'pending' if hands_back else 'None'}",
+        ]
+    )
     namespace: dict[str, Any] = {
         "_joined": _joined,
         "_running_loop": asyncio._get_running_loop,
@@ -702,7 +715,7 @@ def _walker(
     }
     # Our own text: the names in it were checked to be identifiers.
     exec("\n".join(line for line in lines if line), namespace)
-    name = "walk" if form in ("walk", "getters") else "emit"
+    name = {"walk": "walk", "getters": "walk", "one": "one"}.get(form, "emit")
     walk: Callable[..., Any] = namespace[name]
     walk.__qualname__ = f"Signal.{method}.<{name}>"
     return walk
@@ -781,9 +794,11 @@ _FastWalkers = tuple[
     Callable[..., ReceiverFailures | None],
     Callable[..., Awaitable[None]],
     Callable[..., ReceiverFailures | None],
+    Callable[..., Awaitable[None]],
 ]
 
-#: Names tuple -> (sync walker, async walker, sync walker over getters) for send_fast.
+#: Names tuple -> (sync walker, async walker, sync walker over getters, async send to
+#: one receiver) for send_fast and the emitters.
 _FAST: dict[tuple[str, ...], _FastWalkers] = {}
 
 
@@ -809,6 +824,7 @@ def _fast_walkers(names: tuple[str, ...]) -> _FastWalkers:
         _walker(
             names, is_async=False, robust=True, results=False, method="send_fast", form="getters"
         ),
+        _walker(names, is_async=True, robust=True, results=False, method="send_fast", form="one"),
     )
     _FAST[names] = walkers
     return walkers
@@ -928,16 +944,18 @@ class _BoundEmitter:
 
     ``emit(*values)`` reads what it remembers of that sender's receivers: ``get``, the
     one sync receiver's getter; ``getters``, when there are none or several, all sync;
-    ``calls``, when some are async. All three are None until the first send, and again
-    once the emitter forgets (which its :class:`_Emitter` tells it to do whenever the
-    signal's plans change, or ``send_fast`` is wrapped).
+    ``calls``, when some are async, and ``aget`` too when that is the only receiver
+    (awaited without a walk). All are None until the first send, and again once the
+    emitter forgets (which its :class:`_Emitter` tells it to do whenever the signal's
+    plans change, or ``send_fast`` is wrapped).
     """
 
-    __slots__ = ("__weakref__", "calls", "emit", "emitter", "get", "getters", "sender")
+    __slots__ = ("__weakref__", "aget", "calls", "emit", "emitter", "get", "getters", "sender")
 
     get: Callable[[], Any] | None
     getters: tuple[Callable[[], Any], ...] | None
     calls: tuple[tuple[Any, bool, bool], ...] | None
+    aget: Callable[[], Any] | None
 
     def __init__(self, emitter: _Emitter, sender: Any) -> None:
         self.emitter = emitter
@@ -952,6 +970,7 @@ class _BoundEmitter:
             "signal": emitter.signal,
             "sender": sender,
             "awalk": emitter.walkers[1],
+            "aone": emitter.walkers[3],
         }
         code = _BOUND_CODE.get(names)
         if code is None:
@@ -965,7 +984,7 @@ class _BoundEmitter:
 
     def forget(self) -> None:
         """Look the receivers up again on the next send."""
-        self.get = self.getters = self.calls = None
+        self.get = self.getters = self.calls = self.aget = None
 
     def remember(
         self, sender: Any, calls: tuple[tuple[Any, bool, bool], ...], awaits: bool,
@@ -974,6 +993,8 @@ class _BoundEmitter:
         """Keep the sender's plan for the next send."""
         if awaits:
             self.calls = calls
+            if len(getters) == 1:
+                self.aget = getters[0]
         elif len(getters) == 1:
             self.get = getters[0]
         else:

@@ -515,3 +515,57 @@ def test_async_receivers_remembered_for_a_sender_see_a_new_receiver(
         "first t 9",
         "second t 9",
     ]
+
+
+def test_a_failing_async_receiver_alone_is_logged_sent_as_receiver_failed_and_skipped(
+    emitter_of: EmitterOf, signal: Signal, caplog: pytest.LogCaptureFixture
+) -> None:
+    bug = ValueError("async receiver bug")
+    failures: list[tuple[Any, Any, Any]] = []
+
+    async def broken(sender: Any, **kwargs: Any) -> None:
+        raise bug
+
+    async def on_failure(sender: Any, receiver: Any, exception: Any, **kwargs: Any) -> None:
+        failures.append((sender, receiver, exception))
+
+    signal.connect(broken)
+    emit = emitter_of(signal, ("n",))
+
+    async def main() -> None:
+        for n in range(3):  # looked up, then remembered
+            pending = emit("s", n)
+            assert pending is not None
+            await pending  # the failure does not escape
+
+    with receiver_failed.connected_to(on_failure), caplog.at_level("ERROR", "reqsignals"):
+        asyncio.run(main())
+    assert failures == [(signal, broken, bug)] * 3
+    logged = [r for r in caplog.records if r.exc_info and r.exc_info[1] is bug]
+    assert len(logged) == 3
+
+
+def test_an_async_receiver_remembered_then_collected_is_forgotten_and_not_called(
+    emitter_of: EmitterOf, signal: Signal
+) -> None:
+    heard: list[int] = []
+
+    class Listener:
+        async def __call__(self, sender: Any, n: int, **kwargs: Any) -> None:
+            heard.append(n)
+
+    listener = Listener()
+    signal.connect(listener)
+    emit = emitter_of(signal, ("n",))
+
+    async def main() -> list[Any]:
+        nonlocal listener
+        pending = emit("s", 1)
+        assert pending is not None
+        await pending
+        del listener  # the signal forgets its plans, and the emitter what it remembered
+        gc.collect()
+        return [emit("s", 2)]
+
+    assert asyncio.run(main()) == [None]
+    assert heard == [1]
