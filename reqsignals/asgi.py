@@ -36,10 +36,12 @@ _WS_DENIED = 403
 # What every server answers when the app raised before starting a response.
 _SERVER_ERROR = 500
 
-# The keyword names of each send (Signal.emitter).
-_STARTED = ("scope",)
-_EXCEPTION = ("scope", "exception")
-_FINISHED = ("scope", "status", "duration", "response_duration")
+# Each send: the attribute that holds it, its signal and its keyword names.
+_SENDS = (
+    ("_emit_started", request_started, ("scope",)),
+    ("_emit_exception", got_request_exception, ("scope", "exception")),
+    ("_emit_finished", request_finished, ("scope", "status", "duration", "response_duration")),
+)
 
 
 class SignalsMiddleware(HasSender):
@@ -94,10 +96,10 @@ class SignalsMiddleware(HasSender):
         app = Starlette(routes=routes, middleware=[Middleware(SignalsMiddleware)])
     """
 
-    # The sends, made by emitters bound to the sender (see __setattr__).
-    _emit_started: Callable[[Scope], Awaitable[None] | None]
-    _emit_exception: Callable[[Scope, BaseException], Awaitable[None] | None]
-    _emit_finished: Callable[[Scope, int | None, float, float | None], Awaitable[None] | None]
+    # The sends: emitters bound to the sender, or strict ones (see __setattr__).
+    _emit_started: Callable[[Scope], Awaitable[Any] | None]
+    _emit_exception: Callable[[Scope, BaseException], Awaitable[Any] | None]
+    _emit_finished: Callable[[Scope, int | None, float, float | None], Awaitable[Any] | None]
 
     def __init__(
         self,
@@ -120,17 +122,12 @@ class SignalsMiddleware(HasSender):
             # The three sends are made for the sender and the strictness: anew.
             strict = getattr(self, "strict", False)  # not set yet while sender is
             sender = self.sender
-            sends = {
-                "_emit_started": (request_started, _STARTED),
-                "_emit_exception": (got_request_exception, _EXCEPTION),
-                "_emit_finished": (request_finished, _FINISHED),
-            }
-            for attribute, (signal, names) in sends.items():
-                emit = (
-                    _strict_send(signal, names, sender)
-                    if strict
-                    else signal.emitter(names, sender=sender)
-                )
+            for attribute, signal, names in _SENDS:
+                emit: Callable[..., Awaitable[Any] | None]
+                if strict:
+                    emit = _strict_send(signal, names, sender)
+                else:
+                    emit = signal.emitter(names, sender=sender)
                 object.__setattr__(self, attribute, emit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -212,8 +209,9 @@ class SignalsMiddleware(HasSender):
 def _strict_send(
     signal: Signal, names: tuple[str, ...], sender: Any
 ) -> Callable[..., Awaitable[Any]]:
-    """For ``strict=True``: a send of *signal* from *sender* called as an emitter is,
-    ``send(*values)``, that returns ``signal.asend(...)``, receiver exceptions and all."""
+    """For ``strict=True``: ``send(*values)``, called as a bound emitter is, returns
+    ``signal.asend(sender, ...)`` with *names* as its keywords, so that receiver
+    exceptions propagate."""
 
     def send(*values: Any) -> Awaitable[Any]:
         return signal.asend(sender, **dict(zip(names, values, strict=True)))
