@@ -437,10 +437,23 @@ def _store_new_hash(request: Any, user: Any) -> tuple[Session, SessionConfig, bo
     return session, auth, mine and not auth.store.stateless
 
 
-def _stale(user: Any, keys: tuple[bytes, ...]) -> Callable[[Mapping[str, Any]], bool]:
-    # The sessions a password change ends: those whose hash is not the user's new one.
-    # This session has it, under its old key and under the new one the response saves.
-    return lambda data: not session_auth_hash_matches(user, data.get(SESSION_HASH), keys)
+def _same_backend(session: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a stored session's user came from *session*'s backend: two backends
+    (two user files) may each have a user 1, and those are different people."""
+    backend = session.get(SESSION_BACKEND)
+    return lambda data: data.get(SESSION_BACKEND) == backend
+
+
+def _stale(
+    user: Any, session: Session, keys: tuple[bytes, ...]
+) -> Callable[[Mapping[str, Any]], bool]:
+    # The sessions a password change ends: this user's (the same id from the same
+    # backend) whose hash is not the user's new one. This session has it, under its
+    # old key and under the new one the response saves.
+    mine = _same_backend(session)
+    return lambda data: (
+        mine(data) and not session_auth_hash_matches(user, data.get(SESSION_HASH), keys)
+    )
 
 
 def _on_event_loop(store: SessionStore) -> bool:
@@ -486,7 +499,7 @@ def update_session_auth_hash(request: Any, user: Any) -> None:
     if not server_side:
         return
     args = (auth.store, _user_id(user), "password_changed")
-    only = _stale(user, auth.secret_keys)
+    only = _stale(user, session, auth.secret_keys)
     if _on_event_loop(auth.store):
         ending = aend_sessions(*args, request=request, keep=session.key, only=only)
         task = asyncio.get_running_loop().create_task(ending)
@@ -506,7 +519,7 @@ async def aupdate_session_auth_hash(request: Any, user: Any) -> None:
             "password_changed",
             request=request,
             keep=session.key,
-            only=_stale(user, auth.secret_keys),
+            only=_stale(user, session, auth.secret_keys),
         )
 
 

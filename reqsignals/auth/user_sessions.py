@@ -35,6 +35,7 @@ from .exceptions import PermissionDenied
 from .flow import (
     SESSION_HASH,
     _logged_out,
+    _same_backend,
     _user_id,
     aget_user,
     alogout,
@@ -69,11 +70,23 @@ def _own(me: Any, user: Any) -> Any:
     return me
 
 
+def _mine(
+    request: Any, found: list[tuple[str, dict[str, Any]]]
+) -> list[tuple[str, dict[str, Any]]]:
+    # The store indexes sessions by user id alone; another backend's user 1 is someone else.
+    ours = _same_backend(get_session(request))
+    return [(token, data) for token, data in found if ours(data)]
+
+
 def _live(request: Any, user: Any, found: list[tuple[str, dict[str, Any]]]) -> list[SessionInfo]:
     # A session from before a password change is still stored until its next request
     # flushes it, but it is no longer logged in: leave it out.
     keys = get_auth(request).secret_keys
-    kept = [(t, d) for t, d in found if session_auth_hash_matches(user, d.get(SESSION_HASH), keys)]
+    kept = [
+        (t, d)
+        for t, d in _mine(request, found)
+        if session_auth_hash_matches(user, d.get(SESSION_HASH), keys)
+    ]
     return infos(kept, get_session(request).key)
 
 
@@ -139,7 +152,7 @@ def revoke_session(request: Any, session_id: str) -> bool:
     if user_id is None:
         return False
     store = get_auth(request).store
-    token = _find(store.user_sessions(user_id), session_id)
+    token = _find(_mine(request, store.user_sessions(user_id)), session_id)
     if token is None:
         return False
     if token == current:
@@ -153,7 +166,7 @@ async def arevoke_session(request: Any, session_id: str) -> bool:
     if user_id is None:
         return False
     store = get_auth(request).store
-    token = _find(await store.auser_sessions(user_id), session_id)
+    token = _find(_mine(request, await store.auser_sessions(user_id)), session_id)
     if token is None:
         return False
     if token == current:
@@ -188,7 +201,12 @@ def logout_everywhere(request: Any, keep_current: bool = True) -> int:
         ended = 0
     else:
         ended = end_sessions(
-            auth.store, _user_id(me), "logout_everywhere", request=request, keep=session.key
+            auth.store,
+            _user_id(me),
+            "logout_everywhere",
+            request=request,
+            keep=session.key,
+            only=_same_backend(session),
         )
     if not keep_current:
         logout(request)
@@ -206,7 +224,12 @@ async def alogout_everywhere(request: Any, keep_current: bool = True) -> int:
         ended = 0
     else:
         ended = await aend_sessions(
-            auth.store, _user_id(me), "logout_everywhere", request=request, keep=session.key
+            auth.store,
+            _user_id(me),
+            "logout_everywhere",
+            request=request,
+            keep=session.key,
+            only=_same_backend(session),
         )
     if not keep_current:
         await alogout(request)

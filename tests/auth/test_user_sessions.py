@@ -615,3 +615,47 @@ def test_a_sessions_file_from_before_the_index_gains_the_column(tmp_path: Path) 
     token = store.create({"_auth_user_id": 3}, 60)
     assert [t for t, _ in store.user_sessions(3)] == [token]
     store.close()
+
+
+class TwoBackendRig(Rig):
+    """ada is user 1 of the staff file, bob user 1 of the customers file."""
+
+    def __init__(self, kind: str, store: SessionStore, tmp_path: Path) -> None:
+        super().__init__(kind, store, tmp_path)
+        self.customers = SQLiteBackend(tmp_path / f"customers-{uuid.uuid4().hex}.db", hasher=CHEAP)
+        self.carol = self.customers.create_user("carol", PASSWORD)
+        self.auth = SessionAuth(SECRET, store, backends=[self.users, self.customers])
+        self.app = APPS[kind](self.auth, self.users)
+
+    def close(self) -> None:
+        super().close()
+        self.customers.close()
+
+
+@pytest.fixture(params=SERVER_STORES)
+def two_backends(
+    request: pytest.FixtureRequest, kind: str, make_store: StoreFactory, tmp_path: Path
+) -> Iterator[TwoBackendRig]:
+    made = TwoBackendRig(kind, make_store(request.param), tmp_path)
+    yield made
+    made.close()
+
+
+def test_the_same_id_in_another_backend_is_another_users_sessions(
+    two_backends: TwoBackendRig,
+) -> None:
+    rig = two_backends
+    assert rig.ada.id == rig.carol.id == 1
+    ada = [rig.login("ada") for _ in range(2)]
+    carol = rig.login("carol")
+    assert [s["current"] for s in sessions_of(carol)] == [True]
+    carol_id = sessions_of(carol)[0]["id"]
+    assert ada[0].post("/revoke", data={"id": carol_id}).json() == {"revoked": False}
+    with capture(session_revoked) as sent:
+        assert carol.post("/everywhere").json() == {"ended": 0}
+        assert ada[0].post("/everywhere").json() == {"ended": 1}
+    assert [call.kwargs["reason"] for call in sent] == ["logout_everywhere"]
+    assert [client.get("/me").json()["user"] for client in (*ada, carol)] == [1, None, 1]
+    assert ada[0].post("/password", data={"password": "a new passphrase"}).status_code == 200
+    assert carol.get("/me").json() == {"user": 1}
+    assert [s["id"] for s in sessions_of(carol)] == [carol_id]
