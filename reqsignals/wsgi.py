@@ -56,11 +56,12 @@ class SignalsMiddleware(HasSender):
             :func:`reqsignals.wrap`: one rule tells them apart everywhere).
 
     ``status`` is the status code the app passed to ``start_response``, or 500 when the
-    app raised an ``Exception`` before calling it (what the server then answers), or
-    ``None``. ``duration`` runs until the server closed the response, the app's
-    ``close()`` (and any work it does) included; ``response_duration`` runs until the
-    server had iterated the whole body (for a ``wsgi.file_wrapper`` response, which
-    the server sends itself, until it closed it), or is ``None`` if it never did.
+    app raised an ``Exception`` before the headers went out with the first chunk of the
+    body (what the server then answers instead), or ``None``. ``duration`` runs until
+    the server closed the response, the app's ``close()`` (and any work it does)
+    included; ``response_duration`` runs until the server had iterated the whole body
+    (for a ``wsgi.file_wrapper`` response, which the server sends itself, until it
+    closed it), or is ``None`` if it never did.
 
     With no receiver connected to any of the three request signals, a request costs
     one check and goes straight to *app*. Receivers connected later, at any time,
@@ -121,6 +122,7 @@ class SignalsMiddleware(HasSender):
         response.environ = environ
         response._server_start_response = start_response
         response._status = None
+        response._headers_out = False
         response._closed = False
         response._body_done_at = None
         return response.run(app)
@@ -142,10 +144,12 @@ class _Response:
         "_body_done_at",
         "_close_inner",
         "_closed",
+        "_headers_out",
         "_iterator",
         "_middleware",
         "_result",
         "_server_start_response",
+        "_server_write",
         "_started_at",
         "_status",
         "environ",
@@ -154,7 +158,9 @@ class _Response:
     _middleware: SignalsMiddleware
     environ: Environ
     _server_start_response: StartResponse
+    _server_write: Callable[[bytes], object]
     _status: str | None
+    _headers_out: bool
     _closed: bool
     _close_inner: Callable[[], object] | None
     _started_at: float
@@ -225,13 +231,18 @@ class _Response:
     ) -> Callable[[bytes], object]:
         """The ``start_response`` the app is given: the server's, noting the status."""
         if exc_info is None:
-            write = self._server_start_response(status, headers)
+            self._server_write = self._server_start_response(status, headers)
         else:
             # The server re-raises exc_info if the headers are already out; then the
             # status on the wire did not change and neither does ours.
-            write = self._server_start_response(status, headers, exc_info)
+            self._server_write = self._server_start_response(status, headers, exc_info)
         self._status = status
-        return write
+        return self._write
+
+    def _write(self, data: bytes) -> object:
+        # PEP 3333's write(): the server sends the headers with the first call.
+        self._headers_out = True
+        return self._server_write(data)
 
     # -- the response iterable ---------------------------------------------
 
@@ -245,12 +256,17 @@ class _Response:
     def _chunks(self) -> Iterator[bytes]:
         try:
             # Not `yield from`: closing this generator would close the app's iterable.
-            for chunk in self._result:  # noqa: UP028
+            for chunk in self._result:
+                # The server sends the headers with the first chunk it is given.
+                self._headers_out = True
                 yield chunk
         except Exception as exc:
+            self._fail_response()
             self._report(exc)
             raise
         self._body_done_at = perf_counter()
+        # An empty body: the server sends the headers once iteration ends, before close().
+        self._headers_out = True
 
     def close(self) -> None:
         """Close the app's iterable (once), then send ``request_finished`` (once)."""
@@ -276,11 +292,17 @@ class _Response:
         not), then send ``request_finished`` whatever the report did."""
         try:
             if isinstance(exc, Exception):
-                if self._status is None:
-                    self._status = _SERVER_ERROR
+                self._fail_response()
                 self._report(exc)
         finally:
             self._finish()
+
+    def _fail_response(self) -> None:
+        # The app raised: until the headers are on the wire, the server can still
+        # answer, and every server answers 500 (the app's status, if it gave one, was
+        # never sent). Once they are out, the client has the app's status.
+        if not self._headers_out:
+            self._status = _SERVER_ERROR
 
     def _report(self, exc: Exception) -> None:
         # Called inside the `except` block, so sys.exc_info() is `exc` for receivers.
@@ -348,11 +370,19 @@ _CODES: dict[str, int] = {}
 
 
 def _status_code(status: object) -> int | None:
-    """The integer code of a status line, or None when there is none (or it is bad)."""
-    try:
-        code = int(status[:3])  # type: ignore[index]
-    except (TypeError, ValueError):
-        return None  # no start_response, or not a PEP 3333 status line
+    """The integer code of a status line, or None when there is none (or it is bad).
+
+    PEP 3333: three digits, then a space and the reason phrase ("404 Not Found"); a
+    bare code ("404") is taken too, as servers send it. Anything else ("20 OK",
+    " 200 OK", "2000 OK", b"200 OK") has no code: ``int()`` alone would read some of
+    them as another one.
+    """
+    if not isinstance(status, str):
+        return None  # no start_response, or not a str as PEP 3333 requires
+    digits, after = status[:3], status[3:4]
+    if len(digits) != 3 or not (digits.isascii() and digits.isdigit()) or after not in ("", " "):
+        return None
+    code = int(digits)
     if type(status) is str and len(_CODES) < 1000:
         _CODES[status] = code
     return code
@@ -398,4 +428,5 @@ class _FileResponse(_Response):
         """The end of the body (the server sent the file), then :meth:`_Response.close`."""
         if not self._closed:
             self._body_done_at = perf_counter()
+            self._headers_out = True
         super().close()

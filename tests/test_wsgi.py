@@ -345,6 +345,83 @@ def test_status_is_none_when_no_response_was_started(recorder: Capture) -> None:
     recorder.assert_sent(request_finished, times=1, status=None)
 
 
+def generator_raising_before_start_response(
+    environ: dict[str, Any], start_response: Any
+) -> Iterator[bytes]:
+    raise Boom("on the first next(), no start_response yet")
+    yield b""  # pragma: no cover - makes this a generator
+
+
+def started_then_raising_in_the_call(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("200 OK", TEXT)
+    raise Boom("after start_response, in the call")
+
+
+def started_then_raising_before_the_first_chunk(
+    environ: dict[str, Any], start_response: Any
+) -> Iterator[bytes]:
+    start_response("200 OK", TEXT)
+    raise Boom("after start_response, before any chunk")
+    yield b""  # pragma: no cover - makes this a generator
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        pytest.param(generator_raising_before_start_response, id="iteration-no-start"),
+        pytest.param(started_then_raising_in_the_call, id="call-after-start"),
+        pytest.param(started_then_raising_before_the_first_chunk, id="iteration-after-start"),
+    ],
+)
+def test_status_is_500_when_the_app_raises_before_the_headers_went_out(
+    recorder: Capture, app: Any
+) -> None:
+    # Every server answers 500 then: the headers, the app's status among them, only go
+    # out with the first chunk (or write()).
+    with pytest.raises(Boom):
+        serve(SignalsMiddleware(app))
+    recorder.assert_order(request_started, got_request_exception, request_finished)
+    recorder.assert_sent(request_finished, times=1, status=500)
+
+
+def test_status_is_500_when_close_raises_before_iteration(recorder: Capture) -> None:
+    body = Body([b"never sent"], close_error=Boom("in close"))
+    response = SignalsMiddleware(body_app(body))(make_environ(), Started())
+    with pytest.raises(Boom):
+        response.close()  # type: ignore[attr-defined]
+    recorder.assert_sent(request_finished, times=1, status=500)
+
+
+@pytest.mark.parametrize("chunks", [[], [b"x"]], ids=["empty-body", "one-chunk"])
+def test_status_stays_the_apps_when_close_raises_after_iteration(
+    recorder: Capture, chunks: list[bytes]
+) -> None:
+    # Iterated to the end, even an empty body: the server sent the headers before close().
+    with pytest.raises(Boom):
+        serve(SignalsMiddleware(body_app(Body(chunks, close_error=Boom("in close")), "201 Made")))
+    recorder.assert_sent(request_finished, times=1, status=201)
+
+
+def test_status_stays_the_apps_once_write_sent_the_headers(recorder: Capture) -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        write = start_response("202 Accepted", TEXT)
+        write(b"the headers are out")
+        raise Boom("after write()")
+
+    sr = Started()
+    with pytest.raises(Boom):
+        SignalsMiddleware(app)(make_environ(), sr)
+    assert sr.written == [b"the headers are out"]
+    recorder.assert_sent(request_finished, times=1, status=202)
+
+
+def test_status_stays_the_apps_once_a_chunk_went_out(recorder: Capture) -> None:
+    # The first chunk carried the headers: the client has the app's status.
+    with pytest.raises(Boom, match="while iterating"):
+        serve(SignalsMiddleware(failing_body_app))
+    recorder.assert_sent(request_finished, times=1, status=200)
+
+
 def test_status_codes_stay_right_past_the_status_line_cache() -> None:
     from reqsignals import wsgi
 
@@ -386,9 +463,30 @@ def test_a_status_whose_hash_fails_is_still_read() -> None:
     assert statuses == [503]
 
 
-def test_malformed_status_is_reported_as_none(recorder: Capture) -> None:
-    serve(SignalsMiddleware(body_app(Body([b"x"]), "OK")))
+@pytest.mark.parametrize(
+    "line",
+    [
+        "OK",
+        "20 OK",
+        " 200 OK",
+        "+20 OK",
+        "1_0 OK",
+        "2000 OK",
+        "200OK",
+        "\uff12\uff10\uff10 OK",
+        b"200 OK",
+    ],
+)
+def test_malformed_status_is_reported_as_none(recorder: Capture, line: Any) -> None:
+    # int() alone reads "20 OK" as 20, " 200 OK" as 20 and "2000 OK" as 200.
+    serve(SignalsMiddleware(body_app(Body([b"x"]), line)))
     recorder.assert_sent(request_finished, times=1, status=None)
+
+
+@pytest.mark.parametrize(("line", "code"), [("404", 404), ("404 ", 404), ("599 Custom", 599)])
+def test_a_bare_or_custom_status_code_is_read(recorder: Capture, line: str, code: int) -> None:
+    serve(SignalsMiddleware(body_app(Body([b"x"]), line)))
+    recorder.assert_sent(request_finished, times=1, status=code)
 
 
 def test_duration_is_seconds_from_started_to_finished(recorder: Capture) -> None:

@@ -103,6 +103,23 @@ def test_client_disconnect_mid_stream_finishes_once(server: str, name: str) -> N
     assert got["statuses"] == {"200": 1}
 
 
+@pytest.mark.parametrize("server", SERVERS)
+def test_an_app_failing_before_its_headers_went_out_is_a_500(server: str) -> None:
+    # The app called start_response("200 OK") in two of them, but no byte of the
+    # response had gone out: the client gets the server's 500, and so do the receivers.
+    paths = ["/fail-in-call", "/fail-in-body", "/fail-before-start"]
+    with serving(server, "bare") as running, httpx.Client(base_url=running.url) as client:
+        codes = [client.get(path).status_code for path in paths]
+        got = settled(running, finished(len(paths)))
+    assert codes == [500] * len(paths)
+    assert got["counts"] == {
+        "request_started": 3,
+        "got_request_exception": 3,
+        "request_finished": 3,
+    }
+    assert got["statuses"] == {"500": 3}
+
+
 @pytest.mark.parametrize(
     ("extra", "sendfile_calls"),
     [pytest.param((), 1, id="sendfile"), pytest.param(("--no-sendfile",), 0, id="no-sendfile")],

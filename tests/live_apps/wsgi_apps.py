@@ -8,7 +8,10 @@ Each framework app answers the same paths:
   between them (a long-running streamed response, for client disconnects);
 * ``/list`` — 200, a one-item list without Content-Length (bare app only);
 * ``/file`` — 200, this module's source sent through ``environ["wsgi.file_wrapper"]``
-  (bare app only: frameworks pick their own file responses).
+  (bare app only: frameworks pick their own file responses);
+* ``/fail-in-call``, ``/fail-in-body``, ``/fail-before-start`` — the bare app raises
+  ``RuntimeError`` after ``start_response`` in the call, after it before the first
+  chunk, and on the first chunk before calling it: the server answers 500.
 
 ``make_app(name)`` returns the app wrapped in ``SignalsMiddleware`` the way a user of
 that framework would. For a real server, point it at ``tests.live_apps.wsgi_apps:served_<name>``
@@ -62,6 +65,8 @@ def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return _stream(_chunks(environ))
+    if path.startswith("/fail-"):
+        return _fail(path, start_response)
     if path == "/file":
         f = open(__file__, "rb")  # noqa: SIM115 - the server closes it through the wrapper
         size = os.fstat(f.fileno()).st_size
@@ -69,6 +74,20 @@ def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
         return environ["wsgi.file_wrapper"](f)  # type: ignore[no-any-return]
     start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
     return [b"not found"]
+
+
+def _fail(path: str, start_response: Callable[..., Any]) -> Iterable[bytes]:
+    if path == "/fail-in-call":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise RuntimeError("the app failed after start_response")
+
+    def body() -> Iterator[bytes]:
+        if path == "/fail-in-body":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        raise RuntimeError(f"the app failed iterating {path}")
+        yield b""  # pragma: no cover - makes this a generator
+
+    return body()
 
 
 # -- Flask --------------------------------------------------------------------
