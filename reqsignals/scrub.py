@@ -283,11 +283,12 @@ def scrub_credentials(mapping: Mapping[Any, Any], *, rule: Rule = DEFAULT_RULE) 
     dicts), lists, deques and other sequences (which become lists), tuples and named
     tuples (which keep their type), sets and frozensets (a member that cannot stay
     hashable once scrubbed, such as a mapping, is masked), and dataclasses, namespace
-    objects and other objects with a ``__dict__`` (shallow-copied with their
-    attributes scrubbed). Field and attribute names are judged like keys. What cannot
-    be copied safely (an exception, an object that refuses to be copied) is masked
-    whole rather than passed through; classes, functions and modules, and values
-    without a ``__dict__`` (numbers, strings, dates, UUIDs) are kept as they are. The
+    objects and other objects with a ``__dict__`` or ``__slots__`` (shallow-copied with
+    their attributes scrubbed; one with nothing to scrub, such as a UUID, is kept).
+    Field and attribute names are judged like keys. What cannot be copied safely (an
+    exception, an object that refuses to be copied) is masked whole rather than passed
+    through; classes, functions and modules, and values with no attributes of their
+    own (numbers, strings, dates) are kept as they are. The
     caller's objects are never changed, and self-referencing containers are copied
     with the same shape. Containers nested more than :data:`MAX_DEPTH` deep are
     masked whole.
@@ -362,7 +363,9 @@ class _Scrubber:
             if isinstance(value, _CODE):
                 return value
             return self._object(value, depth)
-        return value  # slotted value types: Decimal, datetime, UUID, ...
+        if _slot_names(type(value)):
+            return self._slotted(value, depth)
+        return value  # value types written in C: Decimal, datetime, ...
 
     def _tuple(self, value: tuple[Any, ...], depth: int) -> Any:
         fields = getattr(value, "_fields", None)
@@ -407,6 +410,7 @@ class _Scrubber:
                 names += [n for n in getattr(value, "__dict__", {}) if n not in names]
             else:
                 names = list(vars(value))
+            names += [n for n in _slot_names(type(value)) if n not in names and hasattr(value, n)]
             copied = copy.copy(value)
         except Exception:
             return MASK
@@ -430,6 +434,49 @@ class _Scrubber:
                 vars(copied).clear()
             return MASK
         return copied
+
+    def _slotted(self, value: Any, depth: int) -> Any:
+        """An object whose attributes live in ``__slots__`` (attrs makes them by default):
+        kept as it is when nothing in it is sensitive (a UUID), else a shallow copy with
+        its attributes scrubbed, or masked whole if it cannot be copied."""
+        self.memo[id(value)] = (value, MASK)  # a cycle back to it meanwhile is masked
+        try:
+            names = [n for n in _slot_names(type(value)) if hasattr(value, n)]
+            items = [(name, getattr(value, name)) for name in names]
+        except Exception:
+            return MASK
+        scrubbed = [
+            (name, item, MASK if is_sensitive_key(name, self.rule) else self.copy(item, depth + 1))
+            for name, item in items
+        ]
+        if all(new is item for _, item, new in scrubbed):
+            self.memo[id(value)] = (value, value)
+            return value
+        try:
+            copied = copy.copy(value)
+            for name, item, new in scrubbed:
+                if new is not item:
+                    object.__setattr__(copied, name, new)
+        except Exception:
+            return MASK
+        self.memo[id(value)] = (value, copied)
+        return copied
+
+
+def _slot_names(cls: type) -> list[str]:
+    """The attribute names the ``__slots__`` of *cls* and its bases declare (private
+    names mangled, as Python stores them)."""
+    names: list[str] = []
+    for klass in cls.__mro__:
+        slots = klass.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if not isinstance(name, str) or name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):
+                name = f"_{klass.__name__.lstrip('_')}{name}"
+            if name not in names:
+                names.append(name)
+    return names
 
 
 def _mask_like(value: object) -> object:

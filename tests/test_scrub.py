@@ -788,6 +788,57 @@ class Refuses:
 Credentials = namedtuple("Credentials", "user password")
 
 
+class SlottedLogin:
+    """A credentials object with slots and no ``__dict__`` (what attrs makes by default)."""
+
+    __slots__ = ("__pin", "nested", "password", "username")
+
+    def __init__(self, username: str, password: str, nested: Any = None) -> None:
+        self.username, self.password, self.nested = username, password, nested
+        self.__pin = "hunter2"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SlottedLogin) and all(
+            getattr(self, n, None) == getattr(other, n, None) for n in self.__slots__
+        )
+
+
+class LoginWithExtras(SlottedLogin):
+    """A subclass without slots: a ``__dict__`` beside its base's slots."""
+
+
+class SlottedRefuses:
+    __slots__ = ("password",)
+
+    def __init__(self) -> None:
+        self.password = "hunter2"
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError("not copyable")
+
+
+class SlottedUnreadable(SlottedRefuses):
+    __slots__ = ()
+
+    def __getattribute__(self, name: str) -> Any:
+        if name == "password":
+            raise RuntimeError("hunter2")
+        return super().__getattribute__(name)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        return object.__reduce_ex__(self, protocol)
+
+
+class UnsetSlot:
+    __slots__ = ("password", "username")
+
+    def __init__(self) -> None:
+        self.username = "ada"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UnsetSlot) and other.username == self.username
+
+
 @pytest.mark.parametrize(
     ("value", "check"),
     [
@@ -848,6 +899,29 @@ Credentials = namedtuple("Credentials", "user password")
             lambda out: vars(out) == {"username": "ada", "passcode": MASK},
             id="argparse-namespace",
         ),
+        pytest.param(
+            SlottedLogin("ada", "hunter2", [{"token": "hunter2"}]),
+            lambda out: (
+                type(out) is SlottedLogin
+                and (out.username, out.password, out.nested) == ("ada", MASK, [{"token": MASK}])
+                and out._SlottedLogin__pin == MASK  # type: ignore[attr-defined]
+            ),
+            id="slotted-object",
+        ),
+        pytest.param(
+            LoginWithExtras("ada", "hunter2"),
+            lambda out: (
+                type(out) is LoginWithExtras and (out.username, out.password) == ("ada", MASK)
+            ),
+            id="slots-of-a-base-class",
+        ),
+        pytest.param(
+            UnsetSlot(),
+            lambda out: type(out) is UnsetSlot and out.username == "ada",
+            id="slot-never-set",
+        ),
+        pytest.param(SlottedRefuses(), lambda out: out == MASK, id="uncopyable-slotted-object"),
+        pytest.param(SlottedUnreadable(), lambda out: out == MASK, id="unreadable-slot"),
         pytest.param(Refuses(), lambda out: out == MASK, id="uncopyable-object"),
         pytest.param(
             UnicodeEncodeError("utf-8", "hunter2", 0, 1, "bad"),
@@ -857,7 +931,8 @@ Credentials = namedtuple("Credentials", "user password")
     ],
 )
 def test_every_container_is_walked(value: Any, check: Any) -> None:
-    before = copy.deepcopy(value) if not isinstance(value, Refuses) else None
+    uncopyable = (Refuses, SlottedRefuses, SlottedUnreadable)
+    before = copy.deepcopy(value) if not isinstance(value, uncopyable) else None
     out = scrub_credentials({"form": value})["form"]
     assert check(out), out
     assert "hunter2" not in repr(out)
