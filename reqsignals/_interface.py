@@ -23,7 +23,8 @@ def detect(app: Any) -> tuple[Interface, bool]:
 
     The call signature decides: ``app(scope, receive, send)`` is ASGI and
     ``app(environ, start_response)`` is WSGI, whatever the app is (a function, an
-    object with ``__call__``, a :func:`functools.partial`). Coroutine-ness alone is a
+    object with ``__call__``, a :func:`functools.partial`, or a class whose instances
+    are the response iterable, as in PEP 3333's example). Coroutine-ness alone is a
     poor guide, since wrappers and decorators hide it (Sentry #947, uvicorn #900), so
     it is asked only when the signature cannot tell: a ``*args`` wrapper takes both,
     a builtin has none to read. The answer is then a guess (the second item False):
@@ -32,7 +33,7 @@ def detect(app: Any) -> tuple[Interface, bool]:
 
     Raises:
         TypeError: *app* is not callable; is an ASGI 2 (double-callable) app; or is a
-            class rather than an app instance.
+            class rather than an app instance (other than a PEP 3333 class app).
     """
     if not callable(app):
         raise TypeError(
@@ -46,6 +47,9 @@ def detect(app: Any) -> tuple[Interface, bool]:
     if inspect.isclass(app):
         if hasattr(app, "__await__"):  # the class itself is the app: Cls(scope, receive, send)
             return "asgi", True
+        if hasattr(app, "__iter__") and _class_takes(app, 2):
+            # PEP 3333's own example: Cls(environ, start_response) is the response.
+            return "wsgi", True
         raise TypeError(
             f"got the class {app.__qualname__}, not an app: pass an instance "
             f"({app.__qualname__}(...)); if instances of it take only the scope, it is an "
@@ -71,6 +75,15 @@ def detect(app: Any) -> tuple[Interface, bool]:
             "nor with two (WSGI: environ, start_response)"
         )
     return ("asgi" if is_async_callable(app) else "wsgi"), False
+
+
+def _class_takes(cls: type, count: int) -> bool:
+    """Whether ``cls(...)`` takes *count* positional arguments, and not one more."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return False
+    return _binds(signature, count) and not _binds(signature, count + 1)
 
 
 def _binds(signature: inspect.Signature, count: int) -> bool:

@@ -90,8 +90,11 @@ class SignalsMiddleware(HasSender):
             )
         try:
             interface = detect(app)[0]
-        except TypeError:
-            interface = "asgi"  # an ASGI 2 app or a class: not WSGI either way
+        except TypeError as exc:  # an ASGI 2 app, a class, a callable taking no two
+            raise TypeError(
+                "SignalsMiddleware needs a WSGI application (a callable taking environ "
+                f"and start_response): {exc}"
+            ) from None
         if interface == "asgi":
             raise TypeError(
                 f"SignalsMiddleware needs a WSGI application, and {app!r} looks like an "

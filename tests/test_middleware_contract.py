@@ -603,7 +603,7 @@ def test_the_wsgi_middleware_refuses_an_asgi2_app() -> None:
     def asgi2(scope: Any) -> Any:
         return hello_asgi
 
-    with pytest.raises(TypeError, match="looks like an ASGI app"):
+    with pytest.raises(TypeError, match="looks like an ASGI 2"):
         WSGIMiddleware(asgi2)  # type: ignore[arg-type]
 
 

@@ -17,6 +17,7 @@ from wsgiref.validate import validator
 import httpx
 import pytest
 
+import reqsignals
 from reqsignals import got_request_exception, request_finished, request_started
 from reqsignals.testing import Capture, capture
 from reqsignals.wsgi import SENT_KEY, SignalsMiddleware
@@ -658,6 +659,36 @@ def test_an_asgi_app_is_a_type_error_that_names_the_asgi_middleware(app: Any) ->
         SignalsMiddleware(app)
 
 
+def test_a_pep3333_class_app_is_wrapped_and_served(recorder: Capture) -> None:
+    wrapped = reqsignals.wrap(Pep3333AppClass)
+    assert type(wrapped) is SignalsMiddleware
+    with httpx.Client(transport=httpx.WSGITransport(app=wrapped), base_url="http://t") as c:
+        response = c.get("/")
+    assert (response.status_code, response.content) == (200, b"from a class")
+    recorder.assert_order(request_started, request_finished)
+    recorder.assert_sent(request_finished, times=1, sender=Pep3333AppClass, status=200)
+
+
+class NotAnApp:
+    def __init__(self, environ: dict[str, Any], start_response: Any) -> None:
+        pass  # pragma: no cover - never called
+
+
+@pytest.mark.parametrize(
+    ("app", "match"),
+    [
+        pytest.param(
+            lambda: None, "cannot be called with three arguments .* nor with two", id="no-args"
+        ),
+        pytest.param(NotAnApp, r"got the class NotAnApp, not an app", id="class-not-iterable"),
+        pytest.param(lambda scope: None, "ASGI 2", id="asgi2"),
+    ],
+)
+def test_what_is_not_a_wsgi_app_is_a_type_error_that_says_why(app: Any, match: str) -> None:
+    with pytest.raises(TypeError, match=f"needs a WSGI application .*{match}"):
+        SignalsMiddleware(app)
+
+
 def test_repr_names_the_app() -> None:
     assert "list_app" in repr(SignalsMiddleware(list_app))
 
@@ -914,7 +945,20 @@ def generator_app(environ: dict[str, Any], start_response: Any) -> Iterator[byte
     return iter([b"one", b"two"])
 
 
+class Pep3333AppClass:
+    """PEP 3333's class example: calling the class is calling the app, and the
+    instance it returns is the response iterable."""
+
+    def __init__(self, environ: dict[str, Any], start_response: Any) -> None:
+        self.start_response = start_response
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.start_response("200 OK", TEXT)
+        yield b"from a class"
+
+
 VALIDATED = [
+    pytest.param(Pep3333AppClass, "GET", b"from a class", 200, None, id="pep3333-class"),
     pytest.param(list_app, "GET", b"hello", 200, None, id="list"),
     pytest.param(generator_app, "GET", b"onetwo", 200, None, id="generator"),
     pytest.param(lazy_app, "GET", b"ab", 201, None, id="lazy-start-response"),
