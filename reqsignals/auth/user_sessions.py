@@ -45,6 +45,7 @@ from .flow import (
     update_user_sessions_hash,
 )
 from .sessions import get_auth, get_session
+from .stores.base import NOT_LISTABLE, SessionStore
 from .users import session_auth_hash_matches
 
 __all__ = [
@@ -68,6 +69,15 @@ def _own(me: Any, user: Any) -> Any:
             "another user's sessions use SessionAuth.list_user_sessions(user_id)"
         )
     return me
+
+
+def _listing_store(request: Any) -> SessionStore:
+    """The store of *request*'s sessions, if it can list them: a ``CookieStore`` is a
+    programming error whether or not anyone is logged in yet."""
+    store = get_auth(request).store
+    if store.stateless:
+        raise RuntimeError(NOT_LISTABLE.format(store=type(store).__name__))
+    return store
 
 
 def _mine(
@@ -103,20 +113,23 @@ def list_sessions(request: Any, user: Any = None) -> list[SessionInfo]:
 
     Raises:
         PermissionDenied: *user* is not the user logged in on *request*.
-        RuntimeError: the store keeps no sessions on the server (:class:`CookieStore`).
+        RuntimeError: the store keeps no sessions on the server (:class:`CookieStore`),
+            also when nobody is logged in.
     """
+    store = _listing_store(request)
     me = _own(get_user(request), user)
     if me is None:
         return []
-    return _live(request, me, get_auth(request).store.user_sessions(_user_id(me)))
+    return _live(request, me, store.user_sessions(_user_id(me)))
 
 
 async def alist_sessions(request: Any, user: Any = None) -> list[SessionInfo]:
     """Async twin of :func:`list_sessions`."""
+    store = _listing_store(request)
     me = _own(await aget_user(request), user)
     if me is None:
         return []
-    return _live(request, me, await get_auth(request).store.auser_sessions(_user_id(me)))
+    return _live(request, me, await store.auser_sessions(_user_id(me)))
 
 
 def _find(found: list[tuple[str, dict[str, Any]]], wanted: object) -> str | None:
@@ -146,12 +159,13 @@ def revoke_session(request: Any, session_id: str) -> bool:
         or nobody is logged in.
 
     Raises:
-        RuntimeError: the store keeps no sessions on the server (:class:`CookieStore`).
+        RuntimeError: the store keeps no sessions on the server (:class:`CookieStore`),
+            also when nobody is logged in.
     """
+    store = _listing_store(request)
     user_id, current = _me(request, get_user(request))
     if user_id is None:
         return False
-    store = get_auth(request).store
     token = _find(_mine(request, store.user_sessions(user_id)), session_id)
     if token is None:
         return False
@@ -162,10 +176,10 @@ def revoke_session(request: Any, session_id: str) -> bool:
 
 async def arevoke_session(request: Any, session_id: str) -> bool:
     """Async twin of :func:`revoke_session`."""
+    store = _listing_store(request)
     user_id, current = _me(request, await aget_user(request))
     if user_id is None:
         return False
-    store = get_auth(request).store
     token = _find(_mine(request, await store.auser_sessions(user_id)), session_id)
     if token is None:
         return False

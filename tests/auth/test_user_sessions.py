@@ -383,6 +383,24 @@ def test_cookie_store_cannot_list_or_revoke_one_session(kind: str, tmp_path: Pat
         rig.close()
 
 
+def test_cookie_store_refuses_to_list_or_revoke_for_an_anonymous_request_too(
+    kind: str, tmp_path: Path
+) -> None:
+    # A programming error shows at once, not only once somebody has logged in.
+    rig = Rig(kind, CookieStore(), tmp_path)
+    try:
+        anonymous = rig.client()
+        for method, path in (("GET", "/sessions"), ("POST", "/revoke")):
+            if kind == "asgi":
+                with pytest.raises(RuntimeError, match="MemoryStore, SQLiteStore or RedisStore"):
+                    anonymous.request(method, path, data={"id": "x"})
+            else:
+                assert anonymous.request(method, path, data={"id": "x"}).status_code == 500
+        assert anonymous.post("/everywhere").json() == {"ended": 0}  # works through the hash
+    finally:
+        rig.close()
+
+
 def test_cookie_store_logs_out_everywhere_through_the_session_hash(
     kind: str, tmp_path: Path
 ) -> None:

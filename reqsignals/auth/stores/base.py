@@ -16,7 +16,8 @@ KEY_BYTES = 32
 #: index sessions by its value, so that a user's sessions can be listed and ended.
 USER_ID_FIELD = "_auth_user_id"
 
-_NOT_LISTABLE = (
+#: The error of a store that keeps nothing on the server, asked for a user's sessions.
+NOT_LISTABLE = (
     "{store} keeps no sessions on the server, so it cannot list or end one session: "
     "use a server-side store (MemoryStore, SQLiteStore or RedisStore); "
     "logout_everywhere() still works with it, through the session hash"
@@ -143,7 +144,7 @@ class SessionStore:
         Raises:
             RuntimeError: the store keeps nothing on the server (:class:`CookieStore`).
         """
-        raise RuntimeError(_NOT_LISTABLE.format(store=type(self).__name__))
+        raise RuntimeError(NOT_LISTABLE.format(store=type(self).__name__))
 
     def cleanup(self) -> int:
         """Remove expired sessions (and their index entries); return how many went."""
