@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from ._interface import Interface, detect
@@ -40,14 +41,37 @@ def wrap(app: Any, *, interface: str | None = None, **options: Any) -> Any:
         **options: passed to the middleware (``sender``, ``strict``, and for ASGI
             ``websocket``).
 
+    Raises:
+        TypeError: *app* is not an app the middleware can wrap, or *options* has a
+            name the chosen middleware does not take (the message says which one
+            was chosen, and why).
+        ValueError: *interface* is not ``"wsgi"``, ``"asgi"`` or ``None``.
+
     Example::
 
         app = reqsignals.wrap(create_app())
     """
-    if guess_interface(app, interface) == "asgi":
-        from .asgi import SignalsMiddleware as ASGIMiddleware
+    picked = guess_interface(app, interface)
+    middleware: type
+    if picked == "asgi":
+        from .asgi import SignalsMiddleware as middleware
+    else:
+        from .wsgi import SignalsMiddleware as middleware
+    try:
+        inspect.signature(middleware).bind(app, **options)
+    except TypeError as exc:
+        # "unexpected keyword argument 'websocket'" alone hides why: say which
+        # middleware the app was given, and how to choose the other one.
+        kind = "an ASGI" if picked == "asgi" else "a WSGI"
+        how = "as interface= says" if interface is not None else "as reqsignals guessed"
+        raise TypeError(
+            f"reqsignals.wrap(): {exc}: {app!r} is wrapped as {kind} app ({how}), whose "
+            f"middleware takes only {', '.join(_options(middleware))}; pass "
+            "interface='asgi' or interface='wsgi' if that is the wrong one"
+        ) from None
+    return middleware(app, **options)
 
-        return ASGIMiddleware(app, **options)
-    from .wsgi import SignalsMiddleware as WSGIMiddleware
 
-    return WSGIMiddleware(app, **options)
+def _options(middleware: type) -> list[str]:
+    parameters = list(inspect.signature(middleware).parameters.values())[1:]
+    return [f"{parameter.name}=" for parameter in parameters]

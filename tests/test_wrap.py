@@ -175,6 +175,34 @@ def test_bad_input_is_a_clear_error(
         reqsignals.wrap(app, interface=interface)
 
 
+@pytest.mark.parametrize(
+    ("app", "interface", "options", "match"),
+    [
+        pytest.param(
+            asgi_behind_a_sync_wrapper,
+            None,
+            {"websocket": False},
+            r"'websocket'.* is wrapped as a WSGI app \(as reqsignals guessed\), whose "
+            r"middleware takes only sender=, strict=; pass interface='asgi'",
+            id="asgi-option-for-a-wsgi-guess",
+        ),
+        pytest.param(
+            bare_asgi,
+            "asgi",
+            {"sendr": "typo"},
+            r"'sendr'.* is wrapped as an ASGI app \(as interface= says\), whose middleware "
+            r"takes only sender=, strict=, websocket=",
+            id="misspelt-option",
+        ),
+    ],
+)
+def test_an_option_the_chosen_middleware_lacks_says_which_was_chosen(
+    app: Any, interface: str | None, options: dict[str, Any], match: str
+) -> None:
+    with pytest.raises(TypeError, match=match):
+        reqsignals.wrap(app, interface=interface, **options)
+
+
 def test_an_asgi2_app_forced_to_asgi_is_refused_by_the_middleware() -> None:
     def asgi2(scope: Any) -> Any:
         return bare_asgi
