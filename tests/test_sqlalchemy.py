@@ -758,6 +758,43 @@ def test_connection_created_once_per_new_pool_connection(tmp_path: Path) -> None
     engine.dispose()
 
 
+def test_an_engine_and_its_execution_options_copies_send_once_per_connection(
+    tmp_path: Path,
+) -> None:
+    # engine.execution_options() makes an engine that shares the pool: still one send.
+    engine = create_engine(f"sqlite:///{tmp_path / 'o.sqlite'}")
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with capture(connection_created) as sent:
+        connect_engine(engine)
+        connect_engine(autocommit)
+        with autocommit.connect():
+            pass
+        engine.dispose()  # a new pool, the same listeners
+        connect_engine(engine)
+        with engine.connect():
+            pass
+    assert len(sent) == 2
+    engine.dispose()
+
+
+def test_an_execution_options_copy_keeps_the_engines_name(tmp_path: Path) -> None:
+    engine = connect_engine(create_engine(f"sqlite:///{tmp_path / 'n.sqlite'}"), using="primary")
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    with autocommit.connect() as conn:
+        assert bind_name(conn) == "primary"
+    connect_engine(autocommit, using="primary-autocommit")  # its own name wins
+    with autocommit.connect() as conn, engine.connect() as conn2:
+        assert (bind_name(conn), bind_name(conn2)) == ("primary-autocommit", "primary")
+    # Unnamed, then named: the name given later is the one used.
+    later = create_engine(f"sqlite:///{tmp_path / 'l.sqlite'}")
+    later_copy = later.execution_options(isolation_level="AUTOCOMMIT")
+    assert bind_name(later_copy) == f"sqlite:///{tmp_path / 'l.sqlite'}"
+    connect_engine(later, using="later")
+    assert bind_name(later_copy) == "later"
+    for e in (engine, later):
+        e.dispose()
+
+
 def test_connect_engine_refuses_what_is_not_an_engine() -> None:
     with pytest.raises(TypeError, match="takes an Engine or an AsyncEngine"):
         connect_engine("sqlite://")  # type: ignore[type-var]

@@ -32,7 +32,7 @@ import weakref
 from typing import Any, TypeVar
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import InstanceState, Mapper, Session, registry
 
@@ -181,7 +181,9 @@ def connect_engine(engine: E, *, using: str | None = None) -> E:
         engine: an :class:`~sqlalchemy.engine.Engine` or
             :class:`~sqlalchemy.ext.asyncio.AsyncEngine`.
         using: the name model signals give as ``using`` for work on this engine (as
-            Django's database alias); by default the engine's URL, password hidden.
+            Django's database alias); by default the engine's URL, password hidden. The
+            copies ``engine.execution_options()`` makes have it too, unless named
+            themselves, and share the engine's pool: one send per connection still.
 
     Returns:
         *engine*, so that ``engine = connect_engine(create_engine(...))`` reads well.
@@ -197,8 +199,10 @@ def connect_engine(engine: E, *, using: str | None = None) -> E:
         raise TypeError(f"connect_engine() takes an Engine or an AsyncEngine, got {engine!r}")
     if using is not None:
         name_engine(sync_engine, using)
-    if sync_engine not in _engines:
-        _engines.add(sync_engine)
+    # The copies engine.execution_options() makes share the engine's pool, and its
+    # dialect object: one listener per dialect object is one per pool.
+    if sync_engine.dialect not in _dialects:
+        _dialects.add(sync_engine.dialect)
         dialect = type(sync_engine.dialect)
 
         def on_connect(dbapi_connection: Any, connection_record: Any) -> None:
@@ -208,4 +212,4 @@ def connect_engine(engine: E, *, using: str | None = None) -> E:
     return engine
 
 
-_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+_dialects: weakref.WeakSet[Dialect] = weakref.WeakSet()

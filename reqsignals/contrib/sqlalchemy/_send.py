@@ -16,6 +16,7 @@ from collections.abc import Coroutine
 from typing import Any
 
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine.base import OptionEngine
 from sqlalchemy.util.concurrency import await_only, in_greenlet
 
 from ... import dispatch
@@ -23,8 +24,10 @@ from ...dispatch import Signal
 
 __all__ = ["bind_name", "name_engine", "send"]
 
-# Engine -> the name receivers get as ``using``.
+# Engine -> the name receivers get as ``using``: given to connect_engine(), and else
+# the engine's URL (kept apart, so that a name given later always wins).
 _names: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+_urls: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 
 
 def name_engine(engine: Engine, name: str) -> None:
@@ -35,15 +38,27 @@ def name_engine(engine: Engine, name: str) -> None:
 def bind_name(bind: Connection | Engine) -> str:
     """The ``using`` that signals give for work on *bind* (a connection or an engine).
 
-    The name given to ``connect_engine(engine, using=...)``, else the engine's URL with
-    its password hidden (``postgresql://user:***@host/db``).
+    The name given to ``connect_engine(engine, using=...)`` (a copy made by
+    ``engine.execution_options()`` has its engine's name unless given its own), else the
+    engine's URL with its password hidden (``postgresql://user:***@host/db``).
     """
     engine = bind.engine
     name = _names.get(engine)
     if name is None:
-        name = engine.url.render_as_string(hide_password=True)
-        _names[engine] = name
+        name = _default_name(engine)
     return name
+
+
+def _default_name(engine: Engine) -> str:
+    while isinstance(engine, OptionEngine):
+        engine = engine._proxied
+        name = _names.get(engine)
+        if name is not None:
+            return name
+    url = _urls.get(engine)
+    if url is None:
+        url = _urls[engine] = engine.url.render_as_string(hide_password=True)
+    return url
 
 
 def _in_greenlet() -> bool:
