@@ -136,6 +136,58 @@ def test_update_sends_created_false_and_the_changed_fields(session: Session, sen
     assert isinstance(sent.sent[1].kwargs["update_fields"], frozenset)
 
 
+def test_a_new_object_in_place_of_a_deleted_one_is_an_update_in_both_signals(
+    session: Session, sent: Capture
+) -> None:
+    # SQLAlchemy's "row switch": delete an object, add another with its primary key,
+    # and the flush writes one UPDATE (no DELETE, no INSERT).
+    old = Post(id=7, title="old")
+    session.add(old)
+    session.commit()
+    sent.clear()
+
+    session.delete(old)
+    new = Post(id=7, title="new")
+    session.add(new)
+    session.flush()
+
+    assert sent.names == ["pre_save", "post_save"]
+    assert all(s.kwargs["instance"] is new for s in sent)
+    assert sent.sent[0].kwargs["update_fields"] == sent.sent[1].kwargs["update_fields"]
+    assert sent.sent[1].kwargs["created"] is False
+    assert "title" in sent.sent[0].kwargs["update_fields"]
+    assert session.scalars(select(Post.title)).all() == ["new"]
+
+
+def test_in_place_of_a_deleted_object_that_was_expired_or_whose_row_is_gone(
+    session: Session, sent: Capture
+) -> None:
+    old = [Audit(id=1, what="old"), Audit(id=2, what="old")]
+    session.add_all(old)
+    session.commit()  # both expired now
+    session.execute(text("DELETE FROM audit WHERE id = 2"))  # behind the session's back
+    sent.clear()
+
+    for obj in old:
+        session.delete(obj)
+    new = [Audit(id=1, what="new"), Audit(id=2, what="new")]
+    session.add_all(new)
+    session.flush()
+
+    # Audit 1's row is updated in place (SQLAlchemy loads the expired object to know it
+    # is there); audit 2's row is gone, so the new audit 2 is inserted.
+    saves = {
+        (s.name, new.index(s.kwargs["instance"]) + 1): s.kwargs
+        for s in sent
+        if s.name in ("pre_save", "post_save")
+    }
+    assert saves[("pre_save", 1)]["update_fields"] == frozenset({"id", "what"})
+    assert saves[("post_save", 1)]["update_fields"] == frozenset({"id", "what"})
+    assert saves[("post_save", 1)]["created"] is False
+    assert saves[("pre_save", 2)]["update_fields"] is None
+    assert saves[("post_save", 2)]["created"] is True
+
+
 def test_a_flush_that_changes_nothing_sends_nothing(session: Session, sent: Capture) -> None:
     post = Post(title="hello")
     session.add(post)

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Table
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import InstanceState, Mapper, RelationshipDirection, Session
+from sqlalchemy.orm import InstanceState, Mapper, RelationshipDirection, Session, UOWTransaction
 from sqlalchemy.orm.attributes import AttributeEventToken
 from sqlalchemy.orm.base import PASSIVE_NO_INITIALIZE, instance_state
 
@@ -47,7 +47,19 @@ class _Flush:
         self.m2m: list[tuple[Table, dict[str, Any], str, str]] = []
 
 
+class _UnitOfWork:
+    """The unit of work of a session's latest flush (held weakly: it holds the session)."""
+
+    __slots__ = ("deletes", "flush_context")
+
+    def __init__(self, flush_context: UOWTransaction) -> None:
+        self.flush_context = weakref.ref(flush_context)
+        # Whether it deletes anything: found when first asked.
+        self.deletes: bool | None = None
+
+
 _flushes: weakref.WeakKeyDictionary[Session, _Flush] = weakref.WeakKeyDictionary()
+_units: weakref.WeakKeyDictionary[Session, _UnitOfWork] = weakref.WeakKeyDictionary()
 # Mapper -> the attribute keys update_fields may hold: columns and many-to-one relationships.
 _field_keys: weakref.WeakKeyDictionary[Mapper[Any], frozenset[str]] = weakref.WeakKeyDictionary()
 # Mapper -> {key: _M2M} for its relationships with a secondary table.
@@ -95,16 +107,45 @@ def changed_fields(mapper: Mapper[Any], state: InstanceState[Any]) -> frozenset[
 # -- mapper events (inside the flush) --------------------------------------------------
 
 
+def _replaces_a_deleted_row(mapper: Mapper[Any], state: InstanceState[Any]) -> bool:
+    """Whether the flush writes *state*, a new object, as an UPDATE of a deleted one's row.
+
+    SQLAlchemy's "row switch": an object deleted in this flush and a new one with its
+    primary key become one UPDATE; the mapper calls ``before_insert``, then
+    ``after_update``.
+    """
+    session = state.session
+    assert session is not None  # a flushed object belongs to the flushing session
+    unit = _units.get(session)
+    flush_context = unit.flush_context() if unit is not None else None
+    if unit is None or flush_context is None:  # pragma: no cover - before_flush ran first
+        return False
+    if unit.deletes is None:  # once per flush: most delete nothing, and pay no more
+        unit.deletes = any(isdelete for isdelete, _ in flush_context.states.values())
+    if not unit.deletes:
+        return False
+    existing = session.identity_map.get(mapper.identity_key_from_instance(state.obj()))
+    if existing is None:
+        return False
+    existing_state = instance_state(existing)
+    # SQLAlchemy's own test, in its order: an expired one is loaded first (SQLAlchemy
+    # then finds it loaded), and one whose row is gone leaves the identity map.
+    if flush_context.was_already_deleted(existing_state):  # type: ignore[no-untyped-call]
+        return False
+    return bool(flush_context.is_deleted(existing_state))  # type: ignore[no-untyped-call]
+
+
 def _before_insert(mapper: Mapper[Any], connection: Connection, state: InstanceState[Any]) -> None:
     cls = mapper.class_
     if pre_save.has_listeners(cls):
+        fields = changed_fields(mapper, state) if _replaces_a_deleted_row(mapper, state) else None
         send(
             pre_save,
             cls,
             instance=state.obj(),
             raw=False,
             using=bind_name(connection),
-            update_fields=None,
+            update_fields=fields,
         )
     if state in _marks:
         _flush_of(state).m2m_states.append((state, mapper, bind_name(connection)))
@@ -185,9 +226,10 @@ mapper_listeners = (
 # -- session events --------------------------------------------------------------------
 
 
-def _before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+def _before_flush(session: Session, flush_context: UOWTransaction, instances: Any) -> None:
     # A flush that failed never reached after_flush_postexec: forget what it queued.
     _flushes.pop(session, None)
+    _units[session] = _UnitOfWork(flush_context)
 
 
 def _pk(obj: Any) -> Any:
