@@ -71,9 +71,18 @@ def _request_line(kwargs: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def _user_name(user: Any) -> str | None:
+    """How a user is named in the log: a name it has, else its type and id. Never its
+    ``str()`` or ``repr``: an app's own user class may show its password hash there."""
     if user is None:
         return None
-    return str(getattr(user, "username", None) or user)
+    for attr in ("username", "email", "id", "pk"):
+        try:
+            value = getattr(user, attr, None)
+        except Exception:  # an ORM object that cannot load the attribute any more
+            value = None
+        if value is not None and value != "":
+            return str(value) if attr in ("username", "email") else f"{type(user).__name__}#{value}"
+    return type(user).__name__
 
 
 class SignalLog:

@@ -982,6 +982,38 @@ def test_the_signal_log_line_of_a_failed_login_with_a_dataclass_has_no_password(
     assert "ada" in line
 
 
+@dataclasses.dataclass
+class Account:
+    """A user model of an app's own, with no ``username``: its repr holds the hash."""
+
+    id: int
+    email: str
+    password_hash: str
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_the_signal_log_line_of_a_login_names_the_user_without_its_repr(as_json: bool) -> None:
+    from reqsignals.log import SignalLog
+    from reqsignals.signals import user_logged_in
+
+    log = SignalLog(as_json=as_json)
+    user = Account(7, "ada@example.com", "$argon2id$v=19$secret-hash")
+    line = log.format(user_logged_in, Account, {"request": {}, "user": user})
+    assert "secret-hash" not in line
+    assert "ada@example.com" in line
+    anonymous = log.format(user_logged_in, Account, {"request": {}, "user": object()})
+    assert "object at 0x" not in anonymous
+
+    class Detached:
+        id = 3
+
+        @property
+        def username(self) -> str:
+            raise RuntimeError("the instance is not bound to a session")
+
+    assert "Detached#3" in log.format(user_logged_in, Detached, {"request": {}, "user": Detached()})
+
+
 class Unbuildable(tuple):  # type: ignore[type-arg]
     """A named-tuple look-alike whose _make refuses the scrubbed members."""
 
