@@ -56,12 +56,12 @@ class SignalsMiddleware(HasSender):
             :func:`reqsignals.wrap`: one rule tells them apart everywhere).
 
     ``status`` is the status code the app passed to ``start_response``, or 500 when the
-    app raised an ``Exception`` before the headers went out with the first chunk of the
-    body (what the server then answers instead), or ``None``. ``duration`` runs until
-    the server closed the response, the app's ``close()`` (and any work it does)
-    included; ``response_duration`` runs until the server had iterated the whole body
-    (for a ``wsgi.file_wrapper`` response, which the server sends itself, until it
-    closed it), or is ``None`` if it never did.
+    app raised an ``Exception`` before the headers went out with the first non-empty
+    chunk of the body (what the server then answers instead), or ``None``.
+    ``duration`` runs until the server closed the response, the app's ``close()`` (and
+    any work it does) included; ``response_duration`` runs until the server had
+    iterated the whole body (for a ``wsgi.file_wrapper`` response, which the server
+    sends itself, until it closed it), or is ``None`` if it never did.
 
     With no receiver connected to any of the three request signals, a request costs
     one check and goes straight to *app*. Receivers connected later, at any time,
@@ -260,8 +260,8 @@ class _Response:
         try:
             # Not `yield from`: closing this generator would close the app's iterable.
             for chunk in self._result:
-                # The server sends the headers with the first chunk it is given.
-                self._headers_out = True
+                if chunk:  # PEP 3333: the headers go out with the first non-empty chunk
+                    self._headers_out = True
                 yield chunk
         except Exception as exc:
             self._fail_response()

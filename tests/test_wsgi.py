@@ -366,10 +366,19 @@ def started_then_raising_before_the_first_chunk(
     yield b""  # pragma: no cover - makes this a generator
 
 
+def started_then_raising_after_an_empty_chunk(
+    environ: dict[str, Any], start_response: Any
+) -> Iterator[bytes]:
+    start_response("200 OK", TEXT)
+    yield b""  # PEP 3333: the headers wait for a non-empty chunk (waitress waits)
+    raise Boom("after an empty chunk")
+
+
 @pytest.mark.parametrize(
     "app",
     [
         pytest.param(generator_raising_before_start_response, id="iteration-no-start"),
+        pytest.param(started_then_raising_after_an_empty_chunk, id="after-an-empty-chunk"),
         pytest.param(started_then_raising_in_the_call, id="call-after-start"),
         pytest.param(started_then_raising_before_the_first_chunk, id="iteration-after-start"),
     ],
