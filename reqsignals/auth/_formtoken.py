@@ -58,17 +58,20 @@ class _Finder:
                 }
             )
         elif kind == _MULTIPART and options.get(b"boundary"):
-            self.parser = MultipartParser(
-                options[b"boundary"],
-                {
-                    "on_part_begin": self._start,
-                    "on_header_field": self._on_header,
-                    "on_header_value": self._on_header_value,
-                    "on_header_end": self._header_end,
-                    "on_part_data": self._on_value,
-                    "on_part_end": self._part_end,
-                },
-            )
+            try:
+                self.parser = MultipartParser(
+                    options[b"boundary"],
+                    {
+                        "on_part_begin": self._start,
+                        "on_header_field": self._on_header,
+                        "on_header_value": self._on_header_value,
+                        "on_header_end": self._header_end,
+                        "on_part_data": self._on_value,
+                        "on_part_end": self._part_end,
+                    },
+                )
+            except Exception:  # a boundary it refuses (over 256 bytes): no token in it
+                self.failed = True
 
     @property
     def done(self) -> bool:

@@ -329,3 +329,26 @@ def test_urlencoded_body_reaches_the_app_unchanged(make_login: MakeLogin, flavou
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.json() == {"sha256": hashlib.sha256(body).hexdigest(), "length": len(body)}
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "multipart/form-data; boundary=" + "b" * 300,  # python-multipart refuses over 256
+        'multipart/form-data; boundary="unterminated',
+        "multipart/form-data; boundary=\x7f\x00",
+    ],
+    ids=["long-boundary", "unterminated-quote", "control-characters"],
+)
+def test_a_form_the_parser_refuses_is_a_missing_token_never_an_error(
+    make_login: MakeLogin, flavour: str, content_type: str
+) -> None:
+    client = make_login(flavour, csrf=CSRF(require_token=True))
+    response = client.request(
+        "POST",
+        "/login",
+        content=b"--x\r\n\r\n",
+        headers={"Sec-Fetch-Site": "same-origin", "Content-Type": content_type},
+    )
+    assert_refused(response, c.TOKEN_MISSING)
+    assert client.calls == []
