@@ -850,6 +850,10 @@ def test_an_execution_options_copy_keeps_the_engines_name(tmp_path: Path) -> Non
 def test_connect_engine_refuses_what_is_not_an_engine() -> None:
     with pytest.raises(TypeError, match="takes an Engine or an AsyncEngine"):
         connect_engine("sqlite://")  # type: ignore[type-var]
+    engine = create_engine("sqlite://")
+    with pytest.raises(TypeError, match="using= is a name"):
+        connect_engine(engine, using=1)  # type: ignore[arg-type]
+    assert bind_name(engine) == "sqlite://"  # nothing named
 
 
 def test_using_is_the_engines_url_without_its_password_when_not_named(tmp_path: Path) -> None:

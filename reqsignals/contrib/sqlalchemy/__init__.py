@@ -189,7 +189,7 @@ def connect_engine(engine: E, *, using: str | None = None) -> E:
         *engine*, so that ``engine = connect_engine(create_engine(...))`` reads well.
 
     Raises:
-        TypeError: *engine* is not an engine.
+        TypeError: *engine* is not an engine, or *using* is not a string.
     """
     if isinstance(engine, AsyncEngine):
         sync_engine = engine.sync_engine
@@ -197,6 +197,8 @@ def connect_engine(engine: E, *, using: str | None = None) -> E:
         sync_engine = engine
     else:
         raise TypeError(f"connect_engine() takes an Engine or an AsyncEngine, got {engine!r}")
+    if using is not None and not isinstance(using, str):
+        raise TypeError(f"connect_engine(using=...): using= is a name (a str), got {using!r}")
     if using is not None:
         name_engine(sync_engine, using)
     # The copies engine.execution_options() makes share the engine's pool, and its
