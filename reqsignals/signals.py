@@ -104,10 +104,14 @@ user_login_failed = Signal(
 
 connection_created = Signal(
     "connection_created",
-    doc="""Sent by a session store each time it opens a connection.
+    doc="""Sent each time a connection is opened, before it is used.
 
-    ``sender`` is the store's class. Keyword argument: ``connection`` — the
-    ``sqlite3.Connection`` or redis client, for set-up commands (pragmas, client names).
+    By a session store, the ``SQLiteBackend`` users table and the lock-out's
+    ``SQLiteCounter``: ``sender`` is the class that opened it, and ``connection`` the
+    ``sqlite3.Connection`` or redis client. By the pool of an engine given to
+    ``reqsignals.contrib.sqlalchemy.connect_engine``, once per new DBAPI connection (not
+    per checkout): ``sender`` is the dialect's class, and ``connection`` the DBAPI
+    connection. For set-up commands (pragmas, client names).
     """,
 )
 

@@ -322,6 +322,23 @@ def test_a_failed_flush_sends_no_post_save_now_or_later(session: Session, sent: 
     assert summary(sent) == [("pre_save", "Tag", "t"), ("post_save", "Tag", "t")]
 
 
+def test_a_rollback_after_the_flush_takes_no_signal_back_and_a_re_add_is_created_again(
+    session: Session, sent: Capture
+) -> None:
+    # As Django sends post_save inside an atomic() block that is rolled back later.
+    post = Post(title="p")
+    session.add(post)
+    session.flush()
+    session.rollback()  # the row is gone, and post is transient again
+    assert sent.names == ["pre_save", "post_save"]
+
+    session.add(post)
+    session.flush()  # so it is inserted again: created again
+    assert sent.names == ["pre_save", "post_save"] * 2
+    assert [s.kwargs["created"] for s in sent if s.name == "post_save"] == [True, True]
+    assert all(s.kwargs["instance"] is post for s in sent)
+
+
 # -- receivers that change other objects ------------------------------------------------
 
 
