@@ -18,8 +18,9 @@ receiver, raises) sends no ``post_migrate``. ``plan`` is a list of
 bind as the model signals do, and ``connection`` is the SQLAlchemy ``Connection`` the
 migrations run on (inside their transaction), for receivers that write rows.
 
-Nothing is sent by the commands that change nothing (``alembic current``,
-``alembic check``) nor in offline mode (``--sql``), where nothing is migrated.
+Nothing is sent by the commands that run ``env.py`` and migrate nothing (``alembic
+current``, ``check``, ``revision --autogenerate``, ``show current``, ``history
+--indicate-current``, ``ensure_version``), nor in offline mode (``--sql``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,23 @@ class MigrationStep(NamedTuple):
         return "downgrade" if self.backwards else "upgrade"
 
 
+# The work functions of the Alembic commands that run env.py and migrate nothing (each
+# returns no step): show, history --indicate-current, edit, ensure_version, merge.
+# (current passes dont_mutate; revision --autogenerate and check a revision_context.)
+_READ_ONLY = frozenset(
+    {"show_current", "_display_current_history", "edit_current", "do_ensure_version", "nothing"}
+)
+
+
+def _reads_only(migration_context: MigrationContext, work: Any) -> bool:
+    opts = migration_context.opts
+    if opts.get("dont_mutate", False) or opts.get("revision_context") is not None:
+        return True
+    return getattr(work, "__module__", None) == "alembic.command" and (
+        getattr(work, "__name__", None) in _READ_ONLY
+    )
+
+
 def run_migrations(context: EnvironmentContext, **kw: Any) -> None:
     """Run ``context.run_migrations(**kw)``, sending ``pre_migrate`` and ``post_migrate``.
 
@@ -73,12 +91,12 @@ def run_migrations(context: EnvironmentContext, **kw: Any) -> None:
     propagates and ``post_migrate`` is not sent.
     """
     migration_context = context.get_context()
-    if migration_context.as_sql or migration_context.opts.get("dont_mutate", False):
-        context.run_migrations(**kw)
-        return
     # Alembic computes its plan from the database's heads inside run_migrations(), by
     # calling the command's work function: see the steps as they are handed over.
     work = migration_context._migrations_fn
+    if migration_context.as_sql or _reads_only(migration_context, work):
+        context.run_migrations(**kw)
+        return
     named: dict[str, Any] = {}
 
     def plan_then_signal(heads: tuple[str, ...], ctx: MigrationContext) -> Iterable[Any]:
