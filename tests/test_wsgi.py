@@ -690,6 +690,7 @@ class NotAnApp:
             lambda: None, "cannot be called with three arguments .* nor with two", id="no-args"
         ),
         pytest.param(NotAnApp, r"got the class NotAnApp, not an app", id="class-not-iterable"),
+        pytest.param(dict, r"got the class dict, not an app", id="class-without-a-signature"),
         pytest.param(lambda scope: None, "ASGI 2", id="asgi2"),
     ],
 )
