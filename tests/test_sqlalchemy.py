@@ -8,6 +8,7 @@ one model class through ``sender=``.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -862,6 +863,28 @@ def test_an_execution_options_copy_keeps_the_engines_name(tmp_path: Path) -> Non
     assert bind_name(later_copy) == "later"
     for e in (engine, later):
         e.dispose()
+
+
+def test_a_connection_created_receiver_that_raises_fails_that_connect_only(
+    tmp_path: Path,
+) -> None:
+    engine = connect_engine(create_engine(f"sqlite:///{tmp_path / 'r.sqlite'}"))
+    opened: list[Any] = []
+
+    def refuse_the_first(sender: Any, connection: Any, **kwargs: Any) -> None:
+        opened.append(connection)
+        if len(opened) == 1:
+            raise RuntimeError("set-up failed")
+
+    with connection_created.connected_to(refuse_the_first):
+        with pytest.raises(RuntimeError, match="set-up failed"):
+            engine.connect()
+        with engine.connect() as conn:  # the next connect opens a new connection
+            assert conn.execute(text("SELECT 1")).scalar_one() == 1
+    assert len(opened) == 2
+    with pytest.raises(sqlite3.ProgrammingError):  # SQLAlchemy closed the refused one
+        opened[0].execute("SELECT 1")
+    engine.dispose()
 
 
 def test_connect_engine_refuses_what_is_not_an_engine() -> None:
