@@ -74,6 +74,26 @@ def test_list_json_and_locked_only(
     assert 590 < record["retry_after"] <= 600
 
 
+def test_list_prints_no_control_character_of_a_username_the_client_chose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A failed login's username is whatever the client typed: an ESC sequence there
+    # must not reach the admin's terminal, nor a newline forge a line of the listing.
+    forged = "mallory\x1b]0;pwned\x07\x1b[2J\nusername  root  3/3  locked\u202e"
+    named = username_key(forged)
+    assert named is not None
+    path = tmp_path / "sessions.db"
+    counter = SQLiteCounter(path)
+    counter.begin([Count(named[0], "username", named[1], 3)], uuid.uuid4().hex, 600)
+    counter.close()
+    for extra in ([], ["--json"]):
+        assert main(["lockout", "list", "--store", f"sqlite:{path}", *extra]) == 0
+        out = capsys.readouterr().out
+        assert out.count("\n") == 1
+        assert not any(c in out for c in "\x1b\x07\u202e")
+        assert "mallory" in out
+
+
 def test_reset_a_username_in_any_spelling_then_an_address_then_all(
     store_args: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:

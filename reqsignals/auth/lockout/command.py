@@ -94,9 +94,22 @@ def _left(seconds: float) -> str:
     return f"{whole // 60}m {whole % 60:02d}s" if whole >= 60 else f"{whole}s"
 
 
+def _shown(text: str) -> str:
+    """*text* with each character that is not printable written as an escape: a
+    username is the client's to choose, and an ESC in it would send commands to the
+    terminal of the admin reading the listing (a newline would forge a line of it)."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+        for c in text
+    )
+
+
 def _line(lock: LockInfo) -> str:
     state = f"locked, {_left(lock.retry_after)} left" if lock.locked else "counting"
-    return f"{lock.kind:<8}  {lock.label:<40}  {lock.failures:>3}/{lock.limit:<3}  {state}"
+    label = _shown(lock.label)
+    return f"{lock.kind:<8}  {label:<40}  {lock.failures:>3}/{lock.limit:<3}  {state}"
 
 
 def _list(counter: FailureCounter, args: argparse.Namespace) -> int:
@@ -114,7 +127,9 @@ def _list(counter: FailureCounter, args: argparse.Namespace) -> int:
                 "retry_after": round(lock.retry_after, 3),
                 "key": lock.key,
             }
-            print(json.dumps(record, ensure_ascii=False))
+            # ASCII: json.loads gives the label back exactly, and no character of it
+            # (U+2028, a bidirectional override) reaches the terminal as it is.
+            print(json.dumps(record))
         else:
             print(_line(lock))
     if not locks and not args.json:
