@@ -13,18 +13,32 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Literal
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, event, func, select, text, update
+from sqlalchemy import (
+    Column,
+    Engine,
+    ForeignKey,
+    Table,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
     Session,
+    WriteOnlyMapped,
     configure_mappers,
     mapped_column,
     registry,
+    relationship,
 )
 
 from reqsignals import signals
@@ -1074,6 +1088,54 @@ def test_m2m_removing_the_last_item_is_a_clear(session: Session, m2m: Capture) -
         ("pre_clear", "Post", False, "Tag", None),
         ("post_clear", "Post", False, "Tag", None),
     ]
+
+
+@pytest.mark.parametrize("lazy", ["write_only", "dynamic"])
+def test_m2m_remove_from_a_collection_never_loaded_is_a_remove_not_a_clear(
+    lazy: Literal["write_only", "dynamic"],
+) -> None:
+    # Write-only and dynamic collections are never loaded: the flush knows what was
+    # removed, not what is left, so a removal cannot be told from a clear.
+    class LocalBase(DeclarativeBase):
+        pass
+
+    connect_models(LocalBase)
+    shelved = Table(
+        "shelved",
+        LocalBase.metadata,
+        Column("shelf_id", ForeignKey("shelf.id"), primary_key=True),
+        Column("book_id", ForeignKey("book.id"), primary_key=True),
+    )
+
+    class Book(LocalBase):
+        __tablename__ = "book"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    class Shelf(LocalBase):
+        __tablename__ = "shelf"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        books: WriteOnlyMapped[Book] = relationship(secondary=shelved, lazy=lazy)
+
+    engine = create_engine("sqlite://")
+    LocalBase.metadata.create_all(engine)
+    with Session(engine) as session, capture(m2m_changed) as m2m:
+        shelf, first, second = Shelf(), Book(), Book()
+        session.add_all([shelf, first, second])
+        session.flush()
+        shelf.books.add(first)
+        shelf.books.add(second)
+        session.flush()
+        shelf.books.remove(first)
+        session.flush()
+        left = session.scalars(select(shelved.c.book_id)).all()
+    assert left == [second.id]
+    assert [(s.kwargs["action"], s.kwargs["pk_set"]) for s in m2m] == [
+        ("pre_add", {first.id, second.id}),
+        ("post_add", {first.id, second.id}),
+        ("pre_remove", {first.id}),
+        ("post_remove", {first.id}),
+    ]
+    engine.dispose()
 
 
 def test_bulk_save_objects_sends_nothing(session: Session, sent: Capture) -> None:

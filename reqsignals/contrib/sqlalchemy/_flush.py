@@ -31,6 +31,9 @@ class _M2M(NamedTuple):
     secondary: Table
     model: type[Any]
     reverse: bool
+    # Whether the collection is loaded whole when changed, so that its history holds what
+    # is left; a write-only, dynamic or noload one holds only what was added or removed.
+    loaded: bool
 
 
 class _Flush:
@@ -273,7 +276,7 @@ def _after_flush(session: Session, flush_context: Any) -> None:
             }
             removed = _unseen(history.deleted, state, rel, seen)
             added = _unseen(history.added, state, rel, seen)
-            if removed and not history.added and not history.unchanged:
+            if removed and not history.added and not history.unchanged and rel.loaded:
                 # SQLAlchemy has no clear event: a collection emptied is Django's clear().
                 named_clear = {**named, "pk_set": None}
                 flush.m2m.append((rel.secondary, named_clear, "pre_clear", "post_clear"))
@@ -329,6 +332,10 @@ def _marker(key: str) -> Any:
     return mark
 
 
+# The loader strategies whose collections are never loaded whole.
+_UNLOADED = frozenset({"write_only", "dynamic", "noload"})
+
+
 def attach_m2m(mapper: Mapper[Any]) -> None:
     """Watch the many-to-many collections of *mapper* (once it is configured)."""
     from sqlalchemy import event
@@ -337,7 +344,8 @@ def attach_m2m(mapper: Mapper[Any]) -> None:
     for prop in mapper.relationships:
         if prop.secondary is None or not isinstance(prop.secondary, Table):
             continue
-        props[prop.key] = _M2M(prop.secondary, prop.mapper.class_, _is_reverse(prop))
+        loaded = prop.lazy not in _UNLOADED
+        props[prop.key] = _M2M(prop.secondary, prop.mapper.class_, _is_reverse(prop), loaded)
         # Each connected mapper listens on its own class's attribute (a subclass has one
         # of its own), so no listener is added twice.
         attribute = mapper.class_manager[prop.key]
