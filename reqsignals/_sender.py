@@ -14,10 +14,11 @@ class HasSender:
     """The ``sender`` option, defaulting to the app the user wrapped.
 
     That is the wrapped app itself; the wrapped app's own sender when it is a signals
-    middleware too (so wrapping twice, as ``reqsignals run`` does an app the README
-    already wrapped, changes nothing); and, for an instance inside a Starlette or
-    FastAPI middleware stack, the Starlette or FastAPI application, which the first
-    request shows (``scope["app"]``).
+    middleware too, or wraps one through other middleware's ``.app`` (so wrapping
+    twice, as ``reqsignals run`` does an app the README already wrapped, changes
+    nothing); and, for an instance inside a Starlette or FastAPI middleware stack,
+    the Starlette or FastAPI application, which the first request shows
+    (``scope["app"]``).
     """
 
     sender: Any
@@ -25,11 +26,12 @@ class HasSender:
 
     def _init_sender(self, app: Any, sender: Any) -> None:
         self._sender_unsettled = False
+        inner = _inner_signals_middleware(app) if sender is None else None
         if sender is not None:
             self.sender = sender
-        elif isinstance(app, HasSender):
-            self.sender = app.sender
-            self._sender_unsettled = app._sender_unsettled
+        elif inner is not None:
+            self.sender = inner.sender
+            self._sender_unsettled = inner._sender_unsettled
         else:
             self.sender = app
             self._sender_unsettled = True
@@ -47,6 +49,22 @@ class HasSender:
                 self.sender = application
                 return
             layer = getattr(layer, "app", None)
+
+
+def _inner_signals_middleware(app: Any) -> HasSender | None:
+    """The signals middleware *app* is, or wraps through other middleware's ``.app``
+    (Werkzeug's ``ProxyFix``, uvicorn's ``ProxyHeadersMiddleware``, ...): that one
+    passes its requests on to this one, which sends for it, with its sender — else an
+    app wrapped in the README's way and then in a proxy fix would report another
+    sender under ``reqsignals run`` than under gunicorn or uvicorn."""
+    layer = app
+    for _ in range(_STACK_DEPTH):
+        if isinstance(layer, HasSender):
+            return layer
+        layer = getattr(layer, "app", None)
+        if layer is None or not callable(layer):
+            return None
+    return None
 
 
 class _Nesting:

@@ -152,6 +152,43 @@ def test_interface_overrides_the_guess() -> None:
     assert type(reqsignals.wrap(bare_wsgi, interface="wsgi")) is WSGIMiddleware
 
 
+def test_a_signals_middleware_behind_a_proxy_fix_keeps_its_sender(recorder: Capture) -> None:
+    # The README's set-up, then a proxy fix around it, then wrapped again (as
+    # `reqsignals run` does): the app still reports its own sender, so receivers
+    # connected for it still hear its requests.
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    app = flask_app()
+    outer = reqsignals.wrap(ProxyFix(reqsignals.wrap(app)))
+    assert outer.sender is app
+    heard: list[int] = []
+    with (
+        request_finished.connected_to(
+            lambda sender, status, **kw: heard.append(status), sender=app
+        ),
+        httpx.Client(transport=httpx.WSGITransport(app=outer), base_url="http://t") as client,
+    ):
+        assert client.get("/").status_code == 200
+    assert heard == [200]
+    recorder.assert_sent(request_started, times=1, sender=app)
+
+
+def test_an_asgi_signals_middleware_behind_proxy_headers_keeps_its_sender() -> None:
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    app = starlette_app()
+    outer = reqsignals.wrap(ProxyHeadersMiddleware(reqsignals.wrap(app)))
+    assert type(outer) is ASGIMiddleware
+    assert outer.sender is app
+
+
+def test_a_middleware_around_a_plain_app_is_the_sender() -> None:
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    fixed = ProxyFix(bare_wsgi)
+    assert reqsignals.wrap(fixed).sender is fixed
+
+
 def test_asgi_options_pass_through() -> None:
     wrapped = reqsignals.wrap(bare_asgi, strict=True, websocket=False)
     assert wrapped.strict is True
