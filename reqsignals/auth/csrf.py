@@ -73,6 +73,7 @@ _NONCE_BYTES = 16
 _TOKEN_LENGTH = 64  # base64 of a 16-byte nonce and a 32-byte HMAC-SHA256
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ws": "80", "wss": "443"}
 _SCHEME = re.compile(r"[a-z][a-z0-9+.-]*\Z")
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.\.?(?:/|$)")
 _HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9._~!$&'()*+,;=%-]+)(?::([0-9]{1,5}))?\Z")
 
 
@@ -160,8 +161,8 @@ class CSRF:
             origin passes rules 1 and 2 whatever ``Sec-Fetch-Site`` says.
         exempt: path prefixes that are never checked (webhooks that carry their own
             signature). ``"/hooks"`` exempts ``/hooks`` and ``/hooks/...``, not
-            ``/hooksmith``. Compared with the full path (WSGI ``SCRIPT_NAME`` plus
-            ``PATH_INFO``; the ASGI ``path``).
+            ``/hooksmith``, nor a path with a ``.`` or ``..`` segment. Compared with
+            the full path (WSGI ``SCRIPT_NAME`` plus ``PATH_INFO``; the ASGI ``path``).
         require_token: also require the session's token (see :func:`csrf_token`) on
             every unsafe request, from browsers and other clients alike.
 
@@ -198,10 +199,16 @@ class CSRF:
         )
 
     def is_exempt(self, path: str) -> bool:
-        """Whether *path* falls under one of the exempt prefixes."""
+        """Whether *path* falls under one of the exempt prefixes.
+
+        A path with a ``.`` or ``..`` segment never does: ``/hooks/../admin`` starts
+        with ``/hooks/`` but names ``/admin`` to whatever resolves it after the check
+        (a proxy, a static-file handler). Browsers resolve dot segments before they
+        send a request, so only a decoded ``%2F`` puts one into a path.
+        """
         for prefix in self._exempt:
             if path == prefix or path.startswith(prefix if prefix[-1] == "/" else prefix + "/"):
-                return True
+                return _DOT_SEGMENT.search(path) is None
         return False
 
     def check_headers(

@@ -173,6 +173,19 @@ def test_exempt_paths_pass(make_login: MakeLogin, flavour: str) -> None:
     assert client.login(headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
 
 
+@pytest.mark.parametrize("path", ["/hooks/..%2Flogin", "/hooks/%2e%2e/login", "/hooks/.%2Flogin"])
+def test_an_exempt_prefix_does_not_cover_a_path_with_dot_segments(
+    make_login: MakeLogin, flavour: str, path: str
+) -> None:
+    # "/hooks/../login" starts with "/hooks/" but names /login to anything that resolves
+    # dot segments after the check (a proxy, a static-file handler): never exempt.
+    client = make_login(flavour, csrf=CSRF(exempt=["/hooks/"]))
+    assert_refused(
+        client.request("POST", path, headers={"Sec-Fetch-Site": "cross-site"}), c.CROSS_SITE
+    )
+    assert client.calls == []
+
+
 def test_json_post_from_an_api_client_passes(make_login: MakeLogin, flavour: str) -> None:
     # httpx sends neither Origin nor Sec-Fetch-Site, like curl and other API clients.
     client = make_login(flavour)

@@ -174,6 +174,11 @@ def test_exempt_prefix_matching() -> None:
         check.is_exempt(p)
         for p in ["/hooks", "/hooks/x", "/hooksmith", "/api/v1/a", "/api/v1", "/"]
     ] == [True, True, False, True, False, False]
+    dotted = ["/hooks/../admin", "/hooks/./x", "/hooks/..", "/hooks/x/.", "/api/v1/../../admin"]
+    assert not any(check.is_exempt(p) for p in dotted)
+    assert all(
+        check.is_exempt(p) for p in ["/hooks/.well", "/hooks/x..y", "/hooks/...", "/api/v1/a.b"]
+    )
     assert (
         check.check_environ(
             {**environ(sec_fetch_site="cross-site"), "PATH_INFO": "/hooks/pay"}, secure=False
