@@ -263,6 +263,21 @@ def test_commands_that_only_read_the_database_send_nothing(
     assert plan_of(sent.sent[0]) == [("0003", "upgrade")]
 
 
+def test_run_migrations_refuses_what_is_not_envs_context(sent: Capture) -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    from reqsignals.contrib.alembic import run_migrations
+
+    engine = create_engine("sqlite://")
+    with engine.connect() as connection:
+        migration_context = MigrationContext.configure(connection)  # a common mix-up
+        for wrong in (migration_context, "context"):
+            with pytest.raises(TypeError, match=r"takes env\.py's context"):
+                run_migrations(wrong)  # type: ignore[arg-type]
+    engine.dispose()
+    assert len(sent) == 0
+
+
 def test_async_env_awaits_async_receivers(tmp_path: Path) -> None:
     config = make_directory(tmp_path, ASYNC_ENV, REVISIONS)
     heard: list[Any] = []

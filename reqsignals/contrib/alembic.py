@@ -89,7 +89,15 @@ def run_migrations(context: EnvironmentContext, **kw: Any) -> None:
 
     A migration or a ``pre_migrate`` receiver that raises stops the run: the exception
     propagates and ``post_migrate`` is not sent.
+
+    Raises:
+        TypeError: *context* is not env.py's context (a ``MigrationContext``, say).
     """
+    if not callable(getattr(context, "get_context", None)):
+        raise TypeError(
+            "run_migrations() takes env.py's context (`from alembic import context`, "
+            f"Alembic's EnvironmentContext), got {context!r}"
+        )
     migration_context = context.get_context()
     # Alembic computes its plan from the database's heads inside run_migrations(), by
     # calling the command's work function: see the steps as they are handed over.
