@@ -203,6 +203,36 @@ def test_in_place_of_a_deleted_object_that_was_expired_or_whose_row_is_gone(
     assert saves[("post_save", 2)]["created"] is True
 
 
+def test_a_post_update_relationship_is_named_in_update_fields_without_its_column() -> None:
+    # post_update writes the foreign key in a second UPDATE, after the row's signals.
+    class LocalBase(DeclarativeBase):
+        pass
+
+    connect_models(LocalBase)
+
+    class Node(LocalBase):
+        __tablename__ = "node"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        favorite_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"))
+        favorite: Mapped[Node | None] = relationship(remote_side=[id], post_update=True)
+
+    engine = create_engine("sqlite://")
+    LocalBase.metadata.create_all(engine)
+    with Session(engine) as session, capture(pre_save, post_save) as sent:
+        node, other = Node(), Node()
+        session.add_all([node, other])
+        session.flush()
+        sent.clear()
+        node.favorite = other
+        session.flush()
+        assert session.scalar(select(Node.favorite_id).where(Node.id == node.id)) == other.id
+    assert [(s.name, s.kwargs["update_fields"]) for s in sent] == [
+        ("pre_save", frozenset({"favorite"})),
+        ("post_save", frozenset({"favorite"})),
+    ]
+    engine.dispose()
+
+
 def test_a_flush_that_changes_nothing_sends_nothing(session: Session, sent: Capture) -> None:
     post = Post(title="hello")
     session.add(post)
