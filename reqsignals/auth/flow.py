@@ -365,11 +365,13 @@ def _store_login(request: Any, user: Any, backend: object | None) -> str | None:
     new_hash = session_auth_hash(user, auth.secret_keys[0])
     if SESSION_USER_ID in session:
         stored = session.get(SESSION_HASH)
-        if session[SESSION_USER_ID] != user_id or not session_auth_hash_matches(
-            user, stored, auth.secret_keys
+        if (
+            session[SESSION_USER_ID] != user_id
+            or session.get(SESSION_BACKEND) != path
+            or not session_auth_hash_matches(user, stored, auth.secret_keys)
         ):
-            # Someone else's session, or one from before a password change: nothing
-            # of it may carry over to this user.
+            # Someone else's session (another id, or the same id in another backend),
+            # or one from before a password change: nothing of it may carry over.
             session.flush()
         else:
             session.cycle_key()
@@ -391,7 +393,8 @@ def login(request: Any, user: Any, backend: object | None = None) -> None:
     """Log *user* in on this request's session, then send ``user_logged_in``.
 
     The session gets a new key (its data kept), or is flushed first if it belonged to
-    another user or to this user before a password change; the pre-login key is
+    another user (another id, or the same id from another backend) or to this user
+    before a password change; the pre-login key is
     deleted from the store before ``login()`` returns, whatever the app answers next.
     It then stores the user's id, the backend and the user's session hash, and the
     session's CSRF token secret is dropped (tokens from before the login are dead).

@@ -404,6 +404,22 @@ def test_login_over_a_logged_in_session(interface: str, second: Person, kept: bo
 
 
 @pytest.mark.parametrize("interface", INTERFACES)
+def test_login_over_the_same_id_from_another_backend_flushes(interface: str) -> None:
+    # Users with no password hash match any stored hash: only the backend tells that
+    # staff user 1 and customer 1 are two people.
+    staff = SyncBackend("staff", [], Person(1, "ada", None))
+    customers = SyncBackend("customers", [], Person(1, "carol", None))
+    rig = make_rig(interface, staff, customers)
+    login_fn = calling(interface, login, alogin)
+    rig(lambda r: login_fn(r, Person(1, "ada", None), staff))
+    rig(lambda r: get_session(r).update(cart=["apple"]))
+    rig(lambda r: login_fn(r, Person(1, "carol", None), customers))
+    data = rig(lambda r: dict(get_session(r))).value
+    assert "cart" not in data
+    assert data[SESSION_BACKEND].endswith("SyncBackend#1")
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
 def test_user_logged_in_is_sent_last_with_the_session_updated(interface: str) -> None:
     backend = SyncBackend("b", [], ADA)
     rig = make_rig(interface, backend)
