@@ -189,6 +189,19 @@ def test_a_middleware_around_a_plain_app_is_the_sender() -> None:
     assert reqsignals.wrap(fixed).sender is fixed
 
 
+def test_a_middleware_whose_app_is_itself_is_the_sender() -> None:
+    # The walk down `.app` is bounded: a loop ends it, and the wrapped object is the sender.
+    class Looping:
+        def __init__(self) -> None:
+            self.app = self
+
+        def __call__(self, environ: Any, start_response: Any) -> list[bytes]:
+            return bare_wsgi(environ, start_response)  # pragma: no cover - never served
+
+    looping = Looping()
+    assert reqsignals.wrap(looping).sender is looping
+
+
 def test_asgi_options_pass_through() -> None:
     wrapped = reqsignals.wrap(bare_asgi, strict=True, websocket=False)
     assert wrapped.strict is True
