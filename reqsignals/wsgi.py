@@ -240,10 +240,11 @@ class _Response:
             # status on the wire did not change and neither does ours.
             self._server_write = self._server_start_response(status, headers, exc_info)
         self._status = status
-        return self._write
+        return self  # the write() callable: __call__, with no bound method to make
 
-    def _write(self, data: bytes) -> object:
-        # PEP 3333's write(): the server sends the headers with the first call.
+    def __call__(self, data: bytes) -> object:
+        """PEP 3333's ``write()``: the server's, noting that the headers went out (the
+        server sends them with the first call)."""
         self._headers_out = True
         return self._server_write(data)
 

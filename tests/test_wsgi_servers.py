@@ -104,6 +104,16 @@ def test_client_disconnect_mid_stream_finishes_once(server: str, name: str) -> N
 
 
 @pytest.mark.parametrize("server", SERVERS)
+def test_a_body_sent_through_write_reaches_the_client(server: str) -> None:
+    with serving(server, "bare") as running:
+        response = httpx.get(f"{running.url}/write", timeout=10)
+        got = settled(running, finished(1))
+    assert (response.status_code, response.content) == (200, b"written, not returned")
+    assert got["counts"] == {"request_started": 1, "request_finished": 1}
+    assert got["statuses"] == {"200": 1}
+
+
+@pytest.mark.parametrize("server", SERVERS)
 def test_an_app_failing_before_its_headers_went_out_is_a_500(server: str) -> None:
     # The app called start_response("200 OK") in two of them, but no byte of the
     # response had gone out: the client gets the server's 500, and so do the receivers.

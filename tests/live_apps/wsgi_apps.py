@@ -9,6 +9,7 @@ Each framework app answers the same paths:
 * ``/list`` — 200, a one-item list without Content-Length (bare app only);
 * ``/file`` — 200, this module's source sent through ``environ["wsgi.file_wrapper"]``
   (bare app only: frameworks pick their own file responses);
+* ``/write`` — 200, the body sent through ``write()`` (bare app only);
 * ``/fail-in-call``, ``/fail-in-body``, ``/fail-before-start`` — the bare app raises
   ``RuntimeError`` after ``start_response`` in the call, after it before the first
   chunk, and on the first chunk before calling it: the server answers 500.
@@ -65,6 +66,11 @@ def bare_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Ite
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
         return _stream(_chunks(environ))
+    if path == "/write":  # PEP 3333's legacy write(): the body through it, none returned
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written, ")
+        write(b"not returned")
+        return []
     if path.startswith("/fail-"):
         return _fail(path, start_response)
     if path == "/file":
