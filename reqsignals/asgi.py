@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import operator
 from collections.abc import Awaitable, Callable
 from time import perf_counter
 from typing import Any
@@ -55,7 +56,8 @@ class SignalsMiddleware(HasSender):
     response_duration=...)`` exactly once when the app returns, raises or is
     cancelled. ``lifespan`` and other scopes pass through untouched.
 
-    ``status`` is the status of ``http.response.start``, or 500 when the app raised an
+    ``status`` is the status of ``http.response.start`` (as a plain int, so
+    ``HTTPStatus.NOT_FOUND`` is 404), or 500 when the app raised an
     ``Exception`` before starting a response (what the server then answers); for a
     websocket it is 101 once the app sends ``websocket.accept``, 403 if it closes before
     accepting, or the status of ``websocket.http.response.start`` (the denial-response
@@ -250,8 +252,7 @@ class _Response:
             if kind == "http.response.start":
                 if self.status is None:
                     code = message["status"]
-                    if type(code) is int:  # anything else is not a status: the server rejects it
-                        self.status = code
+                    self.status = code if type(code) is int else _as_status(code)
             elif kind == "http.response.body":
                 if (
                     not message.get("more_body", False)
@@ -284,11 +285,20 @@ class _Response:
                     self.status = _WS_DENIED
                 elif kind == "websocket.http.response.start":
                     code = message["status"]
-                    self.status = code if type(code) is int else None
+                    self.status = code if type(code) is int else _as_status(code)
             except (LookupError, TypeError):
                 pass  # malformed: the server's to reject, as in send()
         send = self.server_send  # see SignalsMiddleware.__call__
         return send(message)
+
+
+def _as_status(code: object) -> int | None:
+    """The status a ``status`` that is not exactly an int stands for: an int subclass
+    (``http.HTTPStatus.NOT_FOUND``, which servers send as 404) as its plain int;
+    anything else (a string, a float, a bool) is no status, and the server rejects it."""
+    if isinstance(code, int) and not isinstance(code, bool):
+        return operator.index(code)
+    return None
 
 
 def _check_asgi3(app: object) -> None:

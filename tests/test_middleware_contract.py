@@ -11,6 +11,7 @@ import time
 import warnings
 import wsgiref.util
 from collections.abc import Iterator
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -144,6 +145,36 @@ def test_wsgi_to_asgi_under_the_middleware_runs_warning_free(recorder: Capture) 
 
     assert asyncio.run(go()).content == b"hello"
     recorder.assert_sent(request_finished, times=1, status=200)
+
+
+def test_a_status_given_as_http_status_is_reported_as_its_number(recorder: Capture) -> None:
+    # Starlette (and FastAPI's HTTPException handler) send the status as it was given;
+    # servers answer with its number, so receivers get that plain int.
+    async def missing(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("none here", status_code=HTTPStatus.NOT_FOUND)
+
+    async def denied(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "websocket.http.response.start", "status": HTTPStatus.FORBIDDEN,
+                    "headers": []})  # fmt: skip
+        await send({"type": "websocket.http.response.body", "body": b""})
+
+    async def go() -> httpx.Response:
+        app = ASGIMiddleware(Starlette(routes=[Route("/", missing)]))
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            return await client.get("/")
+
+    async def deny() -> None:
+        comm = ApplicationCommunicator(ASGIMiddleware(denied), ws_scope())
+        await comm.send_input({"type": "websocket.connect"})
+        await comm.wait(5)
+
+    assert asyncio.run(go()).status_code == 404
+    asyncio.run(deny())
+    statuses = [s.kwargs["status"] for s in recorder.of(request_finished)]
+    assert statuses == [404, 403]
+    assert [type(status) for status in statuses] == [int, int]
 
 
 # -- response_duration, ASGI -------------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import types
 from collections.abc import Iterator, Mapping
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -614,6 +615,15 @@ def test_redis_store_repr_hides_the_password() -> None:
         pytest.param(
             {"type": "http"}, {"type": "http.response.start", "status": 204}, 204, id="int"
         ),
+        pytest.param(
+            {"type": "http"},
+            {"type": "http.response.start", "status": HTTPStatus.NOT_FOUND},
+            404,
+            id="int-enum",
+        ),
+        pytest.param(
+            {"type": "http"}, {"type": "http.response.start", "status": 200.0}, None, id="float"
+        ),
     ],
 )
 def test_asgi_malformed_input_reaches_the_server_unchanged(
@@ -635,7 +645,8 @@ def test_asgi_malformed_input_reaches_the_server_unchanged(
     assert len(delivered) == 1
     assert delivered[0] is message
     if "type" in scope:
-        cap.assert_sent(request_finished, times=1, status=status)
+        finished = cap.assert_sent(request_finished, times=1, status=status)
+        assert type(finished.kwargs["status"]) is (int if status is not None else type(None))
     else:
         assert cap.sent == []  # not an http or websocket scope: passed through
 
