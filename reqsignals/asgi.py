@@ -144,22 +144,25 @@ class SignalsMiddleware(HasSender):
             kind = scope["type"]
         except (KeyError, TypeError):
             kind = None  # not a scope we can tell anything of: the app may reject it
-        nesting = Nesting.possible
-        if (kind != "http" and (kind != "websocket" or not self.websocket)) or (
-            nesting and SENT_KEY in scope
-        ):
-            # Not ours to tell: not a request, or another instance took it (only
-            # possible once a second instance exists).
-            await app(scope, receive, send)
+        response = _Response()
+        if kind == "http":
+            app_send = response.send
+        elif kind == "websocket" and self.websocket:
+            app_send = response.ws_send
+        else:
+            await app(scope, receive, send)  # not a request: not ours to tell
             return
-        if nesting:
+        if Nesting.possible:
+            if SENT_KEY in scope:
+                # Another instance took it (only possible once a second one exists).
+                await app(scope, receive, send)
+                return
             scope[SENT_KEY] = self
         if self._sender_unsettled:
             self._settle_sender(scope)
         started = self._emit_started
         finished = self._emit_finished
         # Filled in here rather than by an __init__: one Python call less per request.
-        response = _Response()
         response.server_send = send
         response.status = response.body_sent_at = None
 
@@ -171,7 +174,7 @@ class SignalsMiddleware(HasSender):
             if pending is not None:
                 await pending
             try:
-                await app(scope, receive, response.send if kind == "http" else response.ws_send)
+                await app(scope, receive, app_send)
             except Exception as exc:
                 # Includes OSError from send() after a disconnect (ASGI spec 2.4):
                 # the app let it escape, so it is the app's exception.
@@ -179,7 +182,7 @@ class SignalsMiddleware(HasSender):
                     response.status = _SERVER_ERROR
                 await self._report(scope, exc)
                 raise
-            if nesting:
+            if Nesting.possible:
                 handled = scope.get(HANDLED_KEY)
                 if handled is not None:
                     # The framework answered an exception with an error response of
