@@ -10,8 +10,9 @@ Every request with an unsafe method (anything but GET, HEAD, OPTIONS, TRACE) is 
 3. Else (no browser sent this, or a very old one): passes, unless ``require_token``.
 
 With ``require_token=True`` every unsafe request also needs the session's token, in the
-``X-CSRF-Token`` header or the ``csrf_token`` field of a urlencoded or multipart form;
-:func:`csrf_token` and :func:`csrf_input` put it into pages. A refused request is
+``X-CSRF-Token`` header or the ``csrf_token`` field of a urlencoded or multipart form
+(a header with a token decides, and the form is not read; an empty header counts as
+none); :func:`csrf_token` and :func:`csrf_input` put it into pages. A refused request is
 answered ``403`` with a short plain-text body, the app is not called, and
 :data:`~reqsignals.signals.csrf_failed` is sent.
 
@@ -277,6 +278,9 @@ class CSRF:
             environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         ):
             return None
+        # One token is checked, never both: the header's when it holds one, else the
+        # form's. A wrong header token fails even with a right form token beside it; an
+        # empty header is no token at all (a client that sends it blank by default).
         token = header_token_environ(environ)
         if token is None:
             token = wsgi_form_token(environ)
@@ -291,7 +295,7 @@ class CSRF:
             return None, receive
         if self._exempt and self.is_exempt(scope.get("path", "")):
             return None, receive
-        token = header_token_scope(scope)
+        token = header_token_scope(scope)  # the header's, else the form's (see above)
         if token is None:
             token, receive = await asgi_form_token(scope, receive)
         return session_token_matches(session, token), receive
@@ -432,14 +436,17 @@ async def refuse_asgi(scope: Scope, send: Send, reason: str) -> None:
 
 
 def header_token_environ(environ: Environ) -> str | None:
-    """The token of a WSGI request's ``X-CSRF-Token`` header, if it has one."""
+    """The token of a WSGI request's ``X-CSRF-Token`` header, if it has one: ``None``
+    when the header is absent, empty or only whitespace."""
     value = environ.get("HTTP_X_CSRF_TOKEN")
-    return value.strip() if isinstance(value, str) else None
+    return (value.strip() or None) if isinstance(value, str) else None
 
 
 def header_token_scope(scope: Scope) -> str | None:
-    """The token of an ASGI request's ``X-CSRF-Token`` header, if it has one."""
+    """The token of an ASGI request's ``X-CSRF-Token`` header, if it has one: ``None``
+    when the header is absent, empty or only whitespace (the first one sent counts)."""
     for name, value in scope.get("headers", ()):
         if name == b"x-csrf-token":
-            return str(value.decode("latin-1").strip())
+            token = str(value.decode("latin-1")).strip()
+            return token or None
     return None

@@ -283,6 +283,67 @@ def test_a_token_from_another_session_fails(
     assert client.calls == ["GET /token"]
 
 
+FORM_WHERE = ["form", "form-last", "multipart"]
+
+
+def form_login(client: LoginClient, where: str, form_token: str, header: str) -> Any:
+    """A login whose form carries *form_token*, with ``X-CSRF-Token: <header>`` sent too."""
+    fields = {"username": "ada", "password": "correct horse battery staple"}
+    fields = (
+        {"csrf_token": form_token, **fields}
+        if where != "form-last"
+        else {**fields, "csrf_token": form_token}
+    )
+    headers = {"Sec-Fetch-Site": "same-origin", "X-CSRF-Token": header}
+    if where == "multipart":
+        extra, body = multipart_body(fields)
+        return client.request("POST", "/login", content=body, headers={**headers, **extra})
+    return client.request("POST", "/login", data=fields, headers=headers)
+
+
+@pytest.mark.parametrize("header", ["", "   ", "\t"], ids=["empty", "spaces", "tab"])
+@pytest.mark.parametrize("where", FORM_WHERE)
+def test_an_empty_token_header_counts_as_absent_and_the_form_token_is_read(
+    make_login: MakeLogin, flavour: str, where: str, header: str, failures: list[dict[str, Any]]
+) -> None:
+    client = make_login(flavour, csrf=CSRF(require_token=True))
+    token = client.token()
+    response = form_login(client, where, token, header)
+    assert response.status_code == 200, response.text
+    assert client.me() == "ada"
+    assert failures == []
+
+
+@pytest.mark.parametrize("header", ["", "  "], ids=["empty", "spaces"])
+def test_an_empty_token_header_and_no_form_token_is_a_missing_token(
+    make_login: MakeLogin, flavour: str, header: str
+) -> None:
+    client = make_login(flavour, csrf=CSRF(require_token=True))
+    client.token()
+    response = client.request(
+        "POST",
+        "/login",
+        data={"username": "ada", "password": "correct horse battery staple"},
+        headers={"Sec-Fetch-Site": "same-origin", "X-CSRF-Token": header},
+    )
+    assert_refused(response, c.TOKEN_MISSING)
+    assert client.calls == ["GET /token"]
+
+
+@pytest.mark.parametrize("where", FORM_WHERE)
+def test_a_token_header_decides_and_the_form_is_not_a_fallback(
+    make_login: MakeLogin, flavour: str, where: str
+) -> None:
+    client = make_login(flavour, csrf=CSRF(require_token=True))
+    token = client.token()
+    # A wrong token in the header fails, whatever the form carries.
+    assert_refused(form_login(client, where, token, "not-the-token"), c.TOKEN_INCORRECT)
+    assert client.calls == ["GET /token"]
+    # A right token in the header passes, whatever the form carries.
+    assert form_login(client, where, "not-the-token", token).status_code == 200
+    assert client.me() == "ada"
+
+
 def test_token_mode_still_refuses_cross_site_first(make_login: MakeLogin, flavour: str) -> None:
     client = make_login(flavour, csrf=CSRF(require_token=True))
     token = client.token()
