@@ -174,9 +174,10 @@ pre_save = Signal(
     A receiver may change the instance's own columns (they are written), not other
     objects (do that in ``post_save``).
 
-    ``sender`` is the mapped class. Keyword arguments: ``instance``, ``raw`` (always
-    ``False``), ``using`` (the bind's name) and ``update_fields`` (a frozenset of the
-    changed attributes, ``None`` on insert).
+    ``sender`` is the mapped class. Keyword arguments: ``instance``, ``created``
+    (``True`` when the row will be inserted, ``False`` when it will be updated: as
+    ``post_save`` will say), ``raw`` (always ``False``), ``using`` (the bind's name) and
+    ``update_fields`` (a frozenset of the changed attributes, ``None`` on insert).
     """,
 )
 

@@ -283,16 +283,18 @@ class _InstanceArgs(SignalArgs):
 
 
 class PreSaveArgs(_InstanceArgs):
-    """``pre_save``: ``raw`` is always ``False``; ``update_fields`` is ``None`` on insert."""
+    """``pre_save``: ``created`` is ``True`` when the flush will insert the object,
+    ``False`` when it will update its row; ``raw`` is always ``False``;
+    ``update_fields`` is ``None`` on insert.
+    """
 
+    created: bool
     raw: bool
     update_fields: frozenset[str] | None
 
 
 class PostSaveArgs(PreSaveArgs):
-    """``post_save``: as ``pre_save``, and ``created`` is ``True`` for an insert."""
-
-    created: bool
+    """``post_save``: the keys of ``pre_save``; ``created`` is ``True`` for an insert."""
 
 
 class PreDeleteArgs(_InstanceArgs):

@@ -121,6 +121,7 @@ def test_insert_sends_pre_save_then_post_save_with_created(session: Session, sen
     assert post_.sender is Post
     assert pre.kwargs == {
         "instance": post,
+        "created": True,
         "raw": False,
         "using": "default",
         "update_fields": None,
@@ -145,6 +146,7 @@ def test_update_sends_created_false_and_the_changed_fields(session: Session, sen
     session.flush()
 
     assert sent.names == ["pre_save", "post_save"]
+    assert sent.sent[0].kwargs["created"] is False
     assert sent.sent[0].kwargs["update_fields"] == frozenset({"title"})
     assert sent.sent[1].kwargs["created"] is False
     assert sent.sent[1].kwargs["update_fields"] == frozenset({"title"})
@@ -169,6 +171,7 @@ def test_a_new_object_in_place_of_a_deleted_one_is_an_update_in_both_signals(
     assert sent.names == ["pre_save", "post_save"]
     assert all(s.kwargs["instance"] is new for s in sent)
     assert sent.sent[0].kwargs["update_fields"] == sent.sent[1].kwargs["update_fields"]
+    assert sent.sent[0].kwargs["created"] is False
     assert sent.sent[1].kwargs["created"] is False
     assert "title" in sent.sent[0].kwargs["update_fields"]
     assert session.scalars(select(Post.title)).all() == ["new"]
@@ -198,9 +201,90 @@ def test_in_place_of_a_deleted_object_that_was_expired_or_whose_row_is_gone(
     }
     assert saves[("pre_save", 1)]["update_fields"] == frozenset({"id", "what"})
     assert saves[("post_save", 1)]["update_fields"] == frozenset({"id", "what"})
+    assert saves[("pre_save", 1)]["created"] is False
     assert saves[("post_save", 1)]["created"] is False
     assert saves[("pre_save", 2)]["update_fields"] is None
+    assert saves[("pre_save", 2)]["created"] is True
     assert saves[("post_save", 2)]["created"] is True
+
+
+def test_merge_of_a_new_object_is_created_and_of_an_existing_one_is_not(
+    session: Session, sent: Capture
+) -> None:
+    session.add(Post(id=1, title="there"))
+    session.commit()
+    sent.clear()
+
+    with session.no_autoflush:  # the second merge's look-up would flush the first: one flush
+        merged_new = session.merge(Post(id=2, title="new"))
+        merged_old = session.merge(Post(id=1, title="changed"))
+    session.flush()
+
+    assert sent.names == ["pre_save", "pre_save", "post_save", "post_save"]
+    created = {(s.name, s.kwargs["instance"].id): s.kwargs["created"] for s in sent}
+    assert created == {
+        ("pre_save", 2): True,
+        ("post_save", 2): True,
+        ("pre_save", 1): False,
+        ("post_save", 1): False,
+    }
+    assert {id(s.kwargs["instance"]) for s in sent} == {id(merged_new), id(merged_old)}
+    assert session.scalars(select(Post.title).order_by(Post.id)).all() == ["changed", "new"]
+
+
+def test_pre_save_and_post_save_agree_on_created_for_every_object_of_a_mixed_flush(
+    engine: Engine, session: Session, sent: Capture
+) -> None:
+    # One flush that inserts, updates, switches a row and inserts where a row is gone:
+    # each object's created, in both signals, is the statement SQLAlchemy ran for it.
+    kept, switched, gone = (Audit(id=i, what="old") for i in (1, 2, 3))
+    post = Post(id=1, title="p")
+    session.add_all([kept, switched, gone, post])
+    session.commit()
+    session.execute(text("DELETE FROM audit WHERE id = 3"))  # behind the session's back
+    sent.clear()
+
+    with session.no_autoflush:
+        kept.what = "updated"
+        post.title = "q"
+        session.delete(switched)
+        session.delete(gone)
+        new = {i: Audit(id=i, what="new") for i in (2, 3, 4)}
+        featured = FeaturedPost(id=5, title="f")
+        session.add_all([*new.values(), featured])
+
+    audit_rows: list[tuple[str, int]] = []
+
+    def record(
+        conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+    ) -> None:
+        words = statement.split()  # INSERT INTO t, UPDATE t, DELETE FROM t
+        verb, table = words[0], words[1 if words[0] == "UPDATE" else 2]
+        if table == "audit":
+            for row in params if many else [params]:
+                audit_rows.append((verb, row[0] if verb == "INSERT" else row[-1]))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        session.flush()
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    pre = {id(s.kwargs["instance"]): s.kwargs["created"] for s in sent.of(pre_save)}
+    post_ = {id(s.kwargs["instance"]): s.kwargs["created"] for s in sent.of(post_save)}
+    assert pre == post_
+    saved_rows = [row for row in audit_rows if row[0] != "DELETE"]
+    assert sorted(saved_rows) == [("INSERT", 3), ("INSERT", 4), ("UPDATE", 1), ("UPDATE", 2)]
+    audits = {obj.id: pre[id(obj)] for obj in (kept, *new.values())}
+    assert audits == {key: verb == "INSERT" for verb, key in saved_rows}
+    assert audits == {1: False, 2: False, 3: True, 4: True}
+    assert pre[id(post)] is False
+    assert pre[id(featured)] is True
+    assert len(pre) == 6
+    # (Audit 3's new row is then deleted by the DELETE SQLAlchemy still runs for the
+    # object whose row was gone: SQLAlchemy's own doing, with or without the bridge.)
+    rows = select(Audit.id, Audit.what).where(Audit.id != 3).order_by(Audit.id)
+    assert session.execute(rows).all() == [(1, "updated"), (2, "new"), (4, "new")]
 
 
 def test_a_post_update_relationship_is_named_in_update_fields_without_its_column() -> None:

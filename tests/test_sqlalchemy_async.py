@@ -75,6 +75,7 @@ def test_async_session_sends_the_same_signals(db: Path) -> None:
             "pre_delete",
             "post_delete",
         ]
+        assert [s.kwargs["created"] for s in sent.of(pre_save)] == [True, False]
         assert [s.kwargs.get("created") for s in sent.of(post_save)] == [True, False]
         assert sent.of(post_save)[1].kwargs["update_fields"] == frozenset({"title"})
         assert {s.kwargs["using"] for s in sent} == {"async"}

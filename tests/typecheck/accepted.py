@@ -148,11 +148,11 @@ def post_init(sender: type[Any], **kwargs: Unpack[PostInitArgs]) -> object:
     return kwargs["instance"]
 
 
-def pre_save(sender: type[Any], **kwargs: Unpack[PreSaveArgs]) -> frozenset[str]:
+def pre_save(sender: type[Any], **kwargs: Unpack[PreSaveArgs]) -> tuple[bool, frozenset[str], str]:
+    created: bool = kwargs["created"]
     fields = kwargs["update_fields"]
     changed: frozenset[str] = fields if fields is not None else frozenset()
-    raw: bool = kwargs["raw"]
-    return changed if not raw else frozenset({str(kwargs["using"])})
+    return created and not kwargs["raw"], changed, kwargs["using"]
 
 
 def post_save(sender: type[Any], **kwargs: Unpack[PostSaveArgs]) -> tuple[bool, str | None]:

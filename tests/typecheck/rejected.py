@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from reqsignals import request_finished
 from reqsignals.types import (
+    PreDeleteArgs,
     PreSaveArgs,
     ReceiverFailedArgs,
     RequestFinishedArgs,
@@ -80,8 +81,13 @@ def session_ids_are_text(sender: object, **kwargs: Unpack[SessionRevokedArgs]) -
     return kwargs["session_id"] + 1
 
 
-def created_is_post_save_only(sender: object, **kwargs: Unpack[PreSaveArgs]) -> object:
-    # E: TypedDict "PreSaveArgs" has no key "created"  [typeddict-item]
+def created_is_not_for_deletes(sender: object, **kwargs: Unpack[PreDeleteArgs]) -> object:
+    # E: TypedDict "PreDeleteArgs" has no key "created"  [typeddict-item]
+    return kwargs["created"]
+
+
+def created_is_a_bool(sender: object, **kwargs: Unpack[PreSaveArgs]) -> str:
+    # E: Incompatible return value type (got "bool", expected "str")  [return-value]
     return kwargs["created"]
 
 

@@ -19,10 +19,11 @@ Example::
     engine = connect_engine(create_engine("sqlite:///app.db"), using="default")
 
 The signals are the ones in :mod:`reqsignals.signals`, sent with Django's keyword
-arguments: ``pre_init``/``post_init`` when an object is built (``post_init`` also when
-it is loaded), ``pre_save``/``post_save`` and ``pre_delete``/``post_delete`` at flush
-time, ``m2m_changed`` for ``secondary=`` relationships, ``class_prepared`` when a class
-is mapped, and ``connection_created`` for each new DBAPI connection. ``docs/models.md``
+arguments (and ``created`` in ``pre_save`` as well as in ``post_save``):
+``pre_init``/``post_init`` when an object is built (``post_init`` also when it is
+loaded), ``pre_save``/``post_save`` and ``pre_delete``/``post_delete`` at flush time,
+``m2m_changed`` for ``secondary=`` relationships, ``class_prepared`` when a class is
+mapped, and ``connection_created`` for each new DBAPI connection. ``docs/models.md``
 says, point by point, where SQLAlchemy makes them differ from Django's.
 """
 

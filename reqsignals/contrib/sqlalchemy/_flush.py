@@ -141,14 +141,16 @@ def _replaces_a_deleted_row(mapper: Mapper[Any], state: InstanceState[Any]) -> b
 def _before_insert(mapper: Mapper[Any], connection: Connection, state: InstanceState[Any]) -> None:
     cls = mapper.class_
     if pre_save.has_listeners(cls):
-        fields = changed_fields(mapper, state) if _replaces_a_deleted_row(mapper, state) else None
+        # A row switch is written as an UPDATE: created=False, as after_update says.
+        switched = _replaces_a_deleted_row(mapper, state)
         send(
             pre_save,
             cls,
             instance=state.obj(),
+            created=not switched,
             raw=False,
             using=bind_name(connection),
-            update_fields=fields,
+            update_fields=changed_fields(mapper, state) if switched else None,
         )
     if state in _marks:
         _flush_of(state).m2m_states.append((state, mapper, bind_name(connection)))
@@ -178,6 +180,7 @@ def _before_update(mapper: Mapper[Any], connection: Connection, state: InstanceS
                 pre_save,
                 cls,
                 instance=state.obj(),
+                created=False,
                 raw=False,
                 using=bind_name(connection),
                 update_fields=fields,
