@@ -235,6 +235,26 @@ async def _abegin(request: Any, lockout: Lockout, credentials: Mapping[str, Any]
         raise
 
 
+def _discard(lockout: Lockout, attempt: Attempt) -> None:
+    try:
+        lockout.discard(attempt)
+    except LockoutUnavailable:
+        logger.warning(_UNDISCARDED, exc_info=True)
+
+
+async def _adiscard(lockout: Lockout, attempt: Attempt) -> None:
+    try:
+        await lockout.adiscard(attempt)
+    except LockoutUnavailable:
+        logger.warning(_UNDISCARDED, exc_info=True)
+
+
+_UNDISCARDED = (
+    "a backend raised during a login, and the lock-out's counter could not take the "
+    "attempt off its counts: it stays counted as a failed login"
+)
+
+
 def authenticate(request: Any, **credentials: Any) -> Any | None:
     """Ask each backend in turn for the user these credentials belong to.
 
@@ -246,7 +266,10 @@ def authenticate(request: Any, **credentials: Any) -> Any | None:
     With ``SessionAuth(lockout=...)``, the lock-out is asked first: while the username
     or the client's address is locked, :class:`~reqsignals.auth.LockedOut` is raised
     and no backend runs. A failed attempt is counted; when it engages a lock,
-    ``user_locked_out`` is sent after ``user_login_failed``.
+    ``user_locked_out`` is sent after ``user_login_failed``. Any other exception a
+    backend raises propagates, as in Django: no ``user_login_failed`` is sent, and the
+    attempt is taken off the lock-out's counts (it is no failed login, so it cannot
+    engage a lock; django-axes, too, counts only what reaches ``user_login_failed``).
 
     Returns:
         The user, or ``None``.
@@ -269,8 +292,10 @@ def authenticate(request: Any, **credentials: Any) -> Any | None:
     candidates = _candidates(auth, request, credentials)
     lockout = auth.lockout
     attempt = None if lockout is None else _begin(request, lockout, credentials)
-    # From here on the attempt counts as a failure unless a backend accepts it: one
-    # that raises leaves it counted (it may have checked the password first).
+    # From here on the attempt counts as a failure unless a backend accepts it. A
+    # backend that crashes ends the login with no user_login_failed, as in Django, so
+    # the attempt is no failed login either: it comes off the counts (and so cannot
+    # engage a lock that user_locked_out would never report).
     for backend in candidates:
         try:
             user = _run(
@@ -280,6 +305,10 @@ def authenticate(request: Any, **credentials: Any) -> Any | None:
             )
         except PermissionDenied:
             break
+        except Exception:
+            if lockout is not None and attempt is not None:
+                _discard(lockout, attempt)
+            raise
         if user is not None:
             if lockout is not None and attempt is not None:
                 lockout.succeeded(attempt)
@@ -319,6 +348,10 @@ async def aauthenticate(request: Any, **credentials: Any) -> Any | None:
             user = await _acall(backend, "authenticate", request, **credentials)
         except PermissionDenied:
             break
+        except Exception:  # as in authenticate(): not a failed login, not counted
+            if lockout is not None and attempt is not None:
+                await _adiscard(lockout, attempt)
+            raise
         if user is not None:
             if lockout is not None and attempt is not None:
                 await lockout.asucceeded(attempt)

@@ -13,7 +13,9 @@ How an attempt is counted:
    more than ``max_failures`` of them ever reach a backend; the others raise
    :class:`LockedOut`.
 2. A failed attempt stays counted. The attempt that engages a lock is reported by
-   ``user_locked_out``, once per lock.
+   ``user_locked_out``, once per lock. An attempt whose backend raised (anything but
+   ``PermissionDenied``) is no failed login, as Django has it (no ``user_login_failed``):
+   it is taken off the counts again, so it engages no lock.
 3. A successful attempt clears the username's count, and takes itself off the
    address's (the address's earlier failures stay: otherwise an attacker would log in
    to an account of their own between guesses at others).
@@ -326,6 +328,22 @@ class Lockout:
             return []
         engaged = await self.counter.afail(attempt.counts, attempt.token, self.window)
         return [(attempt.counts[i].kind, _seconds(left)) for i, left in engaged]
+
+    def discard(self, attempt: Attempt) -> None:
+        """The attempt ended in an error, neither failed nor succeeded (a backend raised
+        something other than ``PermissionDenied``): take it off every count it was
+        recorded against, so it neither counts towards a lock nor engages one.
+
+        Raises:
+            LockoutUnavailable: the counter cannot be reached (the attempt stays counted).
+        """
+        if attempt.counts:
+            self.counter.succeed((), [c.key for c in attempt.counts], attempt.token)
+
+    async def adiscard(self, attempt: Attempt) -> None:
+        """Async twin of :meth:`discard`."""
+        if attempt.counts:
+            await self.counter.asucceed((), [c.key for c in attempt.counts], attempt.token)
 
     def _split(self, attempt: Attempt) -> tuple[list[str], list[str]]:
         clear = [c.key for c in attempt.counts if c.kind == "username"]

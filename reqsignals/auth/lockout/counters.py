@@ -5,7 +5,8 @@ made within the window. An attempt is recorded *before* the backends run, in one
 atomic step that first checks every count against its limit: so however many attempts
 arrive at once, in however many threads, processes or machines, no more than the limit
 ever reach a backend. The attempt then stays counted as a failure, unless it succeeds,
-which clears the username's count and takes the attempt off the address's.
+which clears the username's count and takes the attempt off the address's, or its
+backend raised, which takes it off every count (``succeed`` with nothing to clear).
 
 :class:`MemoryCounter` serves one process; :class:`~.sqlite.SQLiteCounter` the processes
 of one machine; :class:`~.redis.RedisCounter` many machines.
