@@ -94,7 +94,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _benchmark(
         "instructions_asgi",
         "Instructions per request under uvicorn",
-        full=("--requests", "1000", "--layouts", "0,1,2,3,4,5,6"),
+        full=("--requests", "1000", "--layouts", "0,1,2,3,4,5,6,7,8,9,10"),
         quick=("--requests", "100", "--layouts", "0"),
         timeout=1500,
         quick_timeout=300,
