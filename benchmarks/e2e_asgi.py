@@ -4,20 +4,29 @@
 
 Throughput: one uvicorn process per variant (one worker, access log off, lifespan
 off), all started up front, two of them for reference (the app calling the receivers
-itself, and the least a middleware can do: see benchmarks/asgi_targets.py);
-``wrk -t1 -c32 -d5s`` loads each in turn on 127.0.0.1, round after round, in the
-opposite order every other round, so that a machine getting slower or faster during a
-round weighs on every variant alike. On a machine with two or more CPUs the servers are
-pinned to the first and wrk to the second, so that the two never take turns on one core
-(which moves a round's result by several percent either way). Each round also reports
-the server's CPU time per request (user + system, from /proc/PID/stat).
+itself, and the least a middleware can do: see benchmarks/asgi_targets.py). Each
+round loads every server at once, each with its own ``wrk -t1 -c32`` on 127.0.0.1
+for ``--duration`` seconds, the wrk processes started in the opposite order every
+other round. On a machine with two or more CPUs the servers share the first CPU and
+the wrk processes the second, so that a server and its load never take turns on one
+core.
 
-The rounds of one server move by tens of percent on a shared machine, and the servers
-of a round move together, so the targets are judged on paired rounds: the ratio of two
-variants' requests per second within each round, and its median over the rounds (the
-table also shows each variant's best round). Targets: reqsignals (one sync receiver on
-each signal) keeps at least 0.97x the bare app's requests per second, and at least
-0.98x those of the least a middleware can do (the floor).
+Loaded at once, the servers share one CPU, which the kernel's scheduler divides
+evenly among them while each has requests waiting: each serves requests in inverse
+proportion to what a request costs it (user and kernel time alike), and whatever
+slows the machine down during a round slows every server of that round alike. On
+these shared machines a server's requests per second moves by tens of percent from
+one two-second round to the next. Loaded one after the other, as this benchmark once
+did, the ratio of two servers within a round then moved with it (its standard
+deviation over ten rounds was 0.16 to 0.46); loaded at once, it moves by 0.02 to
+0.08. So a variant's requests per second here is its share of one CPU beside the
+other four, not what it serves alone, and the targets are ratios judged on paired
+rounds: the ratio of two variants' requests per second within each round, and its
+median over the rounds (the table also shows each variant's best round). Each round
+also reports the server's CPU time per request (user + system, from /proc/PID/stat,
+in clock ticks: a few percent coarse at two seconds a round). Targets: reqsignals
+(one sync receiver on each signal) keeps at least 0.97x the bare app's requests per
+second, and at least 0.98x those of the least a middleware can do (the floor).
 
 Memory: a 1 GiB body streamed by the bare app through uvicorn, once alone and once
 under reqsignals (each in a fresh server); the peak RSS (VmHWM in /proc/PID/status)
@@ -136,19 +145,35 @@ def stop_servers_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, stop)
 
 
-def wrk(port: int, duration: int, connections: int) -> tuple[float, int]:
-    """Load 127.0.0.1:*port* for *duration* seconds: (requests per second, requests)."""
-    out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", f"http://127.0.0.1:{port}/"],
-        capture_output=True, text=True, check=True, timeout=duration + 30,
-        preexec_fn=lambda: os.sched_setaffinity(0, WRK_CPUS),
-    ).stdout  # fmt: skip
+def wrk_at_once(ports: list[int], duration: int, connections: int) -> list[tuple[float, int]]:
+    """Load every port of *ports* at once, one wrk each, for *duration* seconds, the
+    wrk processes started in the order given: (requests per second, requests) of each."""
+    with ExitStack() as stack:
+        loads = [
+            stack.enter_context(
+                subprocess.Popen(
+                    ["wrk", "-t1", f"-c{connections}", f"-d{duration}s",
+                     f"http://127.0.0.1:{port}/"],
+                    stdout=subprocess.PIPE, text=True,
+                    preexec_fn=lambda: os.sched_setaffinity(0, WRK_CPUS),
+                )
+            )
+            for port in ports
+        ]  # fmt: skip
+        outs = [load.communicate(timeout=duration + 30)[0] for load in loads]
+        failed = [load.args for load in loads if load.returncode != 0]
+    if failed:
+        raise RuntimeError(f"wrk failed: {failed}")
+    return [_wrk_result(out) for out in outs]
+
+
+def _wrk_result(out: str) -> tuple[float, int]:
     if "Non-2xx" in out or "Socket errors" in out:
         raise RuntimeError(f"wrk saw errors:\n{out}")
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     count = re.search(r"(\d+) requests in", out)
-    assert rps, out
-    assert count, out
+    if rps is None or count is None:
+        raise RuntimeError(f"wrk printed no result:\n{out}")
     return float(rps.group(1)), int(count.group(1))
 
 
@@ -175,19 +200,19 @@ def throughput(
     cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}  # server CPU µs per request
     with ExitStack() as stack:
         servers = {v: stack.enter_context(uvicorn(v)) for v in VARIANTS}
-        for _, port in servers.values():  # warm up
-            wrk(port, 1, connections)
+        wrk_at_once([port for _, port in servers.values()], 1, connections)  # warm up
         for number in range(rounds):
-            for variant in round_order(list(servers), number):
-                proc, port = servers[variant]
-                before = cpu_seconds(proc.pid)
-                per_second, count = wrk(port, duration, connections)
+            order = round_order(list(servers), number)
+            before = {v: cpu_seconds(servers[v][0].pid) for v in order}
+            loads = wrk_at_once([servers[v][1] for v in order], duration, connections)
+            for variant, (per_second, count) in zip(order, loads, strict=True):
                 rps[variant].append(per_second)
-                cpu[variant].append((cpu_seconds(proc.pid) - before) / count * 1e6)
+                used = cpu_seconds(servers[variant][0].pid) - before[variant]
+                cpu[variant].append(used / count * 1e6)
     best = {v: max(r) for v, r in rps.items()}
     least = {v: min(c) for v, c in cpu.items()}
-    print(f"`wrk -t1 -c{connections} -d{duration}s`, {rounds} rounds in alternating order; "
-          f"uvicorn {version('uvicorn')}, one worker, access log off; servers on CPUs "
+    print(f"`wrk -t1 -c{connections} -d{duration}s` on every server at once, {rounds} rounds; "
+          f"uvicorn {version('uvicorn')}, one worker, access log off; servers sharing CPUs "
           f"{sorted(SERVER_CPUS)}, wrk on {sorted(WRK_CPUS)}")  # fmt: skip
     print()
     print("| variant | req/s (best) | every round | vs bare (best) | vs bare (median round) "

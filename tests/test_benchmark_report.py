@@ -264,6 +264,26 @@ def test_throughput_rounds_alternate_their_order_and_are_judged_paired() -> None
     assert e2e_asgi.paired_median(rps, "reqsignals", "bare") == pytest.approx(0.9)
 
 
+WRK_OUTPUT = """Running 2s test @ http://127.0.0.1:40001/
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency    27.10ms    3.01ms  40.12ms   90.00%
+    Req/Sec     1.18k    80.00     1.30k    70.00%
+  2361 requests in 2.00s, 330.15KB read
+Requests/sec:   1180.42
+Transfer/sec:    165.04KB
+"""
+
+
+def test_a_wrk_result_is_read_and_a_run_with_errors_is_refused() -> None:
+    assert e2e_asgi._wrk_result(WRK_OUTPUT) == (1180.42, 2361)
+    errors = WRK_OUTPUT.replace("Requests/sec", "  Non-2xx or 3xx responses: 5\nRequests/sec")
+    with pytest.raises(RuntimeError, match="wrk saw errors"):
+        e2e_asgi._wrk_result(errors)
+    with pytest.raises(RuntimeError, match="wrk printed no result"):
+        e2e_asgi._wrk_result("unable to connect to 127.0.0.1:40001 Connection refused\n")
+
+
 def test_a_throughput_table_shows_the_median_round_beside_the_best() -> None:
     e2e = _throughput_with_floor([9600.0] * 4)
     for row in e2e["rows"]:

@@ -153,8 +153,8 @@ def _rounds(ratios: list[float], limit: float) -> str:
         return ""
     met = sum(r >= limit for r in ratios)
     return (
-        f"Round by round (each round loads every server once, one after the other, in the "
-        f"opposite order every other round) the ratio ranged from {times(ratios[0], 3)} to "
+        f"Round by round (each round loads every server at once, the servers sharing one "
+        f"CPU) the ratio ranged from {times(ratios[0], 3)} to "
         f"{times(ratios[-1], 3)}, and "
         + (
             "every round missed: not one unlucky round. "

@@ -211,7 +211,8 @@ def render_e2e(data: Data) -> list[str]:
         paired = all("vs_bare_median" in r for r in thr)
         out += [
             f"`wrk -t1 -c{data.get('connections')} -d{data.get('duration')}s`, "
-            f"{data.get('rounds')} rounds, in the opposite order every other round; uvicorn "
+            f"on all {len(thr)} servers at once, {data.get('rounds')} rounds (each server's share "
+            f"of one CPU); uvicorn "
             f"{data.get('uvicorn')}, one worker, access log off."
             + (
                 ' "vs bare (median round)" is the median over the rounds of the ratio to the '
