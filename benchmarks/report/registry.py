@@ -84,7 +84,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     _benchmark(
         "e2e_asgi",
         "End to end under uvicorn",
-        full=("--rounds", "20", "--duration", "2"),
+        full=("--rounds", "30", "--duration", "3"),
         quick=("--rounds", "1", "--duration", "1"),
         timeout=600,
         quick_timeout=120,
