@@ -87,8 +87,8 @@ def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) 
                 f"({extra_alone / bare['cpu_us']:.1%} of the bare request) of the "
                 f"{num(0.03 * bare['cpu_us'])} µs that 3% allows. "
                 if extra_alone > 0
-                else f"with no middleware, cost nothing this run could measure (its least was "
-                f"{num(alone['cpu_us'])} µs): a sign of how far the noise reaches. "
+                else "with no middleware, cost nothing this run could measure (its median "
+                f"round was {num(alone['cpu_us'])} µs): a sign of how far the noise reaches. "
             )
         )
         if direct_alone:

@@ -226,7 +226,7 @@ def render_e2e(data: Data) -> list[str]:
             ["variant", "req/s (best)", "every round", "vs bare (best)"]
             + (["vs bare (median round)"] if paired else [])
             + ["µs per request (best)"]
-            + (["server CPU µs/request (least)"] if cpu else []),
+            + (["server CPU µs/request (median round)"] if cpu else []),
             [
                 [r["variant"], f"{r['rps']:,.0f}", ", ".join(f"{x:,.0f}" for x in r["every_round"]),
                  times(r["vs_bare"], 3)]
