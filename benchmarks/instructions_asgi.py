@@ -31,6 +31,19 @@ count of each layout is printed too, spread and all. Eleven layouts, by default:
 seven, three runs of one code put the ratio of the medians anywhere from 1.18 to 1.25,
 as wide as the distance to the target.
 
+Much of that spread, and a share of the difference itself, was glibc's allocator.
+Every variant makes the same calls to ``malloc``, ``realloc`` and ``free`` (27 mallocs a
+request; reqsignals adds none), yet ``_int_malloc``, glibc's search of its bins for a
+free chunk, took from 3,600 to 5,300 instructions a request with what the process had
+allocated and freed before: in ten layouts of eleven, 4,100 in the floor's process and
+5,340 in reqsignals'. That comes with the heap start-up leaves, not with work done per
+request: the floor, served from a process that had also connected reqsignals'
+receivers and made a middleware it never called, took 5,080. So every server runs with
+glibc's per-thread cache of freed chunks made large (``GLIBC_TUNABLES``,
+:data:`MALLOC`): the same calls are then mostly served from it, and ``_int_malloc``
+takes 4,720 to 4,800 instructions a request in every process. That changes how glibc
+finds the memory for each call, not which calls are made.
+
 Two servers are counted at a time (instruction counts do not depend on what else the
 machine runs).
 
@@ -40,6 +53,7 @@ Needs ``valgrind`` (Debian package) on the PATH.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import socket
@@ -63,6 +77,9 @@ VARIANTS = {
     "reqsignals": "reqsignals, 1 receiver each",
 }
 WARM_UP = 300
+#: glibc's tunable for every counted server: up to 65,535 freed chunks of each small size
+#: kept for reuse, where glibc keeps 7 (see the module's docstring).
+MALLOC = "glibc.malloc.tcache_count=65535"
 #: reqsignals' overhead may be at most this many times the floor's.
 RATIO_LIMIT = 1.2
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -86,16 +103,30 @@ def callgrind_control(*args: str) -> None:
     subprocess.run(["callgrind_control", *args], check=True, capture_output=True, timeout=60)
 
 
+def server_env(layout: int) -> dict[str, str]:
+    """What a counted server's environment adds: *layout*, and glibc's :data:`MALLOC`
+    after any tunables already set."""
+    return {
+        "PYTHONHASHSEED": str(layout),
+        "REQSIGNALS_BENCH_LAYOUT": str(layout),
+        "GLIBC_TUNABLES": ":".join(filter(None, (os.environ.get("GLIBC_TUNABLES"), MALLOC))),
+    }
+
+
 def count(variant: str, requests: int, scratch: Path, layout: int = 0) -> int:
     """User-space instructions uvicorn spends on *requests* requests to *variant*,
     under *layout* (see the module's docstring)."""
     out = scratch / f"callgrind.{variant}.layout{layout}"
     under = ("valgrind", "-q", "--tool=callgrind", "--instr-atstart=no",
              f"--callgrind-out-file={out}")  # fmt: skip
-    laid_out = {"PYTHONHASHSEED": str(layout), "REQSIGNALS_BENCH_LAYOUT": str(layout)}
     with (
         uvicorn(
-            variant, under=under, start_timeout=120, env=laid_out, quiet=True, pinned=False
+            variant,
+            under=under,
+            start_timeout=120,
+            env=server_env(layout),
+            quiet=True,
+            pinned=False,
         ) as (proc, port),
         socket.create_connection(("127.0.0.1", port), timeout=60) as sock,
     ):

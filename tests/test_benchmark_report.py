@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import e2e_asgi, report, results
+from benchmarks import e2e_asgi, instructions_asgi, report, results
 from tests.helpers.support import ROOT
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -428,3 +428,18 @@ def test_a_miss_that_most_rounds_met_is_put_down_to_noise() -> None:
         f"ranged from 0.894{X} to 0.980{X}, and 3 of 4 rounds met it: the verdict is within "
         "this machine's noise."
     ) in text
+
+
+def test_counted_servers_get_their_layout_and_the_malloc_tunable_after_any_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GLIBC_TUNABLES", raising=False)
+    assert instructions_asgi.server_env(3) == {
+        "PYTHONHASHSEED": "3",
+        "REQSIGNALS_BENCH_LAYOUT": "3",
+        "GLIBC_TUNABLES": "glibc.malloc.tcache_count=65535",
+    }
+    monkeypatch.setenv("GLIBC_TUNABLES", "glibc.malloc.arena_max=1")
+    assert instructions_asgi.server_env(0)["GLIBC_TUNABLES"] == (
+        "glibc.malloc.arena_max=1:glibc.malloc.tcache_count=65535"
+    )
