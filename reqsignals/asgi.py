@@ -129,7 +129,9 @@ class SignalsMiddleware(HasSender):
                 if strict:
                     emit = _strict_send(signal, names, sender)
                 else:
-                    emit = signal.emitter(names, sender=sender)
+                    # Awaited: every send is made from this coroutine, which awaits
+                    # what it returns, so no send need look for a running loop.
+                    emit = signal.emitter(names, sender=sender, awaited=True)
                 object.__setattr__(self, attribute, emit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

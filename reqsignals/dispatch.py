@@ -181,8 +181,9 @@ class Signal(metaclass=_SignalType):
         self._muted = 0
         self._dead = False
         self.active = False
-        # names -> that names tuple's emitter (Signal.emitter)
-        self._emitters: dict[tuple[str, ...], _Emitter] = {}
+        # names -> that names tuple's emitter (Signal.emitter), and (names, True) -> its
+        # awaited one (no tuple of names equals that: its items are strings)
+        self._emitters: dict[Any, _Emitter] = {}
 
     def __repr__(self) -> str:
         return f"<Signal {self.name!r}>" if self.name else f"<Signal at {id(self):#x}>"
@@ -431,7 +432,7 @@ class Signal(metaclass=_SignalType):
         return self._emitter_for(names).send(sender, values)
 
     def emitter(
-        self, names: tuple[str, ...], *, sender: Any = _ANY_SENDER
+        self, names: tuple[str, ...], *, sender: Any = _ANY_SENDER, awaited: bool = False
     ) -> Callable[..., Awaitable[None] | None]:
         """The function a hot path sends with: ``emit(sender, *values)``.
 
@@ -445,14 +446,22 @@ class Signal(metaclass=_SignalType):
         sender finds them again with a few reads (that keeps the last sender referenced
         until a send from another; a middleware's sender is its app, which lives as long
         anyway). Connecting, disconnecting or the death of a receiver is seen by the
-        next send. One emitter exists per signal and tuple of names: asking again
-        returns the same function.
+        next send. One emitter exists per signal, tuple of names and *awaited*: asking
+        again returns the same function.
 
         With *sender*, an emitter for that one sender: ``emit(*values)``, which sends
         as ``emit(sender, *values)`` would, for fewer reads per send (it has no sender
         to compare with the last). Each call makes a new one, which holds *sender*
         for as long as it is kept: a hot path whose sender is fixed (the ASGI
         middleware's) keeps one and makes another when its sender changes.
+
+        With ``awaited=True``, an emitter for a caller that awaits whatever it returns
+        (a coroutine: the ASGI middleware's): with async receivers connected it returns
+        the awaitable that calls the receivers whether or not an event loop runs in this
+        thread, where the others first look for a running loop (a C call, on every send
+        that has async receivers) and, finding none, run them on one made for the send.
+        It sends as the others do in every other way; with sync receivers only it is the
+        same. What it gives up: use by sync code, which cannot await.
 
         Observing: while :meth:`send_fast` is wrapped, on the class (``Signal.send_fast
         = wrapper``, ``monkeypatch.setattr``, ``mock.patch.object``) or on the signal,
@@ -464,16 +473,17 @@ class Signal(metaclass=_SignalType):
             TypeError: *names* is not a tuple of distinct identifiers other than
                 ``signal`` and ``sender``.
         """
-        emitter = self._emitter_for(names)
+        emitter = self._emitter_for(names, bool(awaited))
         if sender is _ANY_SENDER:
             return emitter.emit
         return emitter.bind(sender).emit
 
-    def _emitter_for(self, names: tuple[str, ...]) -> _Emitter:
-        emitter = self._emitters.get(names) if type(names) is tuple else None
+    def _emitter_for(self, names: tuple[str, ...], awaited: bool = False) -> _Emitter:
+        key = (names, True) if awaited else names
+        emitter = self._emitters.get(key) if type(names) is tuple else None
         if emitter is None:
-            emitter = _Emitter(self, names)  # checks the names
-            emitter = self._emitters.setdefault(names, emitter)
+            emitter = _Emitter(self, names, awaited)  # checks the names
+            emitter = self._emitters.setdefault(key, emitter)
             _WITH_EMITTERS.add(self)
         return emitter
 
@@ -593,6 +603,7 @@ def _walker(
     method: str,
     form: str = "walk",
     bound: dict[str, Any] | None = None,
+    awaited: bool = False,
 ) -> Callable[..., Any]:
     """Write the function that walks a plan's receivers and calls each one.
 
@@ -607,7 +618,8 @@ def _walker(
     sends); inside a running event loop it returns the async walk over the async
     receivers it remembers for *sender*; else it asks its box. With ``"bound"``, the
     same for a :class:`_BoundEmitter` (``sender`` given in *bound* too), called as
-    ``emit(*values)``.
+    ``emit(*values)``. An *awaited* emitter (``"emit"`` or ``"bound"``) returns the
+    async walk without asking whether a loop runs: its caller awaits what it returns.
     """
     if names is None:
         keywords = "**arguments"
@@ -649,6 +661,8 @@ def _walker(
         return [indent + line for line in lines if line]
 
     values = "".join(f"v{i}, " for i in range(len(names or ())))
+    # An awaited emitter's caller awaits what it returns, loop or none: no need to ask.
+    in_loop = "" if awaited else " and _running_loop() is not None"
     if form == "bound":
         lines = [
             f"def emit({values}):",
@@ -661,13 +675,13 @@ def _walker(
             "    calls = box.getters",
             "    if calls is None:",
             "        get = box.aget",
-            "        if get is not None and _running_loop() is not None:",
+            f"        if get is not None{in_loop}:",
             "            receiver = get()",
             "            if receiver is None:",
             "                return None",
             f"            return aone(signal, receiver, sender, {values})",
             "        calls = box.calls",
-            "        if calls is not None and _running_loop() is not None:",
+            f"        if calls is not None{in_loop}:",
             f"            return awalk(signal, calls, sender, ({values}))",
             f"        return box.slow(({values}))",
         ]
@@ -677,7 +691,7 @@ def _walker(
             "    last, get, calls = box.memo",
             "    if last is not sender:",
             "        last, calls = box.amemo",
-            "        if last is sender and _running_loop() is not None:",
+            f"        if last is sender{in_loop}:",
             f"            return awalk(signal, calls, sender, ({values}))",
             f"        return box.slow(sender, ({values}))",
             "    if get is not None:",
@@ -851,14 +865,19 @@ class _Emitter:
     bound to one sender (:meth:`bind`) forget too. A new tuple replaces each whole,
     so a thread never reads one send's sender with another's receivers. Neither is
     kept while ``send_fast`` is wrapped: every send then goes through it.
+
+    An *awaited* one (``Signal.emitter(..., awaited=True)``) is for a caller that awaits
+    whatever it returns: with async receivers it returns their walk whether or not an
+    event loop runs, where the others first ask (and, with none, run them on one).
     """
 
-    __slots__ = ("amemo", "bound", "emit", "memo", "names", "signal", "walkers")
+    __slots__ = ("amemo", "awaited", "bound", "emit", "memo", "names", "signal", "walkers")
 
-    def __init__(self, signal: Signal, names: tuple[str, ...]) -> None:
+    def __init__(self, signal: Signal, names: tuple[str, ...], awaited: bool = False) -> None:
         self.walkers = _fast_walkers(names)  # checks the names first
         self.signal = signal
         self.names = names
+        self.awaited = awaited
         self.memo = _FORGOTTEN
         self.amemo = _FORGOTTEN_ASYNC
         self.bound: weakref.WeakSet[_BoundEmitter] = weakref.WeakSet()
@@ -870,6 +889,7 @@ class _Emitter:
             method="send_fast",
             form="emit",
             bound={"box": self, "signal": signal, "awalk": self.walkers[1]},
+            awaited=awaited,
         )
 
     def bind(self, sender: Any) -> _BoundEmitter:
@@ -927,16 +947,16 @@ class _Emitter:
     def _async(
         self, calls: tuple[tuple[Any, bool, bool], ...], sender: Any, values: tuple[Any, ...]
     ) -> Awaitable[None] | None:
-        # Inside a running loop: the awaitable that calls them. Outside: call them.
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
+        # Inside a running loop, or for a caller that awaits: the awaitable that calls
+        # them. Else: call them.
+        if not self.awaited and asyncio._get_running_loop() is None:
             return self.signal._run_sync(self.walkers[0], calls, sender, values, "send_fast")
         return self.walkers[1](self.signal, calls, sender, values)
 
 
-#: Names tuple -> the code of the emitter function bound to one sender, written once.
-_BOUND_CODE: dict[tuple[str, ...], types.CodeType] = {}
+#: (names tuple, awaited) -> the code of the emitter function bound to one sender,
+#: written once.
+_BOUND_CODE: dict[tuple[tuple[str, ...], bool], types.CodeType] = {}
 
 
 class _BoundEmitter:
@@ -972,11 +992,12 @@ class _BoundEmitter:
             "awalk": emitter.walkers[1],
             "aone": emitter.walkers[3],
         }
-        code = _BOUND_CODE.get(names)
+        key = (names, emitter.awaited)
+        code = _BOUND_CODE.get(key)
         if code is None:
-            emit = _walker(names, is_async=False, robust=True, results=False,
-                           method="send_fast", form="bound", bound=namespace)  # fmt: skip
-            _BOUND_CODE[names] = emit.__code__
+            emit = _walker(names, is_async=False, robust=True, results=False, method="send_fast",
+                           form="bound", bound=namespace, awaited=emitter.awaited)  # fmt: skip
+            _BOUND_CODE[key] = emit.__code__
         else:  # the same function, with this emitter's names
             emit = types.FunctionType(code, namespace, "emit")
             emit.__qualname__ = "Signal.send_fast.<emit>"

@@ -4,14 +4,18 @@ An emitter sends exactly as ``send_fast`` does; these tests check what it adds: 
 is one function per signal and tuple of names, it notices every change of receivers
 at once (connect, disconnect, death, muting, another sender), and while
 ``send_fast`` is wrapped — on the class or on one signal — every emitter sends
-through the wrapper, and stops the moment it is unwrapped.
+through the wrapper, and stops the moment it is unwrapped. An awaited emitter
+(``awaited=True``) does all of that too, and returns the walk over async receivers
+even when no event loop runs, for its caller to await.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
 from typing import Any
 
 import pytest
@@ -19,6 +23,7 @@ import pytest
 from reqsignals import request_finished, request_started
 from reqsignals.asgi import SignalsMiddleware as ASGIMiddleware
 from reqsignals.dispatch import _SEND_FAST, ReceiverFailures, Signal, receiver_failed
+from reqsignals.types import Message
 from reqsignals.wsgi import SignalsMiddleware as WSGIMiddleware
 from tests.test_asgi import communicate, http_scope
 from tests.test_middleware_contract import hello_asgi, hello_wsgi
@@ -47,25 +52,44 @@ def signal() -> Signal:
 EmitterOf = Callable[[Signal, tuple[str, ...]], Callable[..., Any]]
 
 
-def _bound_to_each_sender(signal: Signal, names: tuple[str, ...]) -> Callable[..., Any]:
+def _bound_to_each_sender(
+    signal: Signal, names: tuple[str, ...], *, awaited: bool
+) -> Callable[..., Any]:
     """``emit(sender, *values)`` made of emitters bound to one sender each."""
     bound: dict[Any, Callable[..., Any]] = {}
 
     def emit(sender: Any, *values: Any) -> Any:
         if sender not in bound:
-            bound[sender] = signal.emitter(names, sender=sender)
+            bound[sender] = signal.emitter(names, sender=sender, awaited=awaited)
         return bound[sender](*values)
 
     return emit
 
 
-@pytest.fixture(params=["emitter", "bound to the sender"])
+EMITTERS: dict[str, EmitterOf] = {
+    "emitter": lambda signal, names: signal.emitter(names),
+    "bound to the sender": partial(_bound_to_each_sender, awaited=False),
+    "awaited": lambda signal, names: signal.emitter(names, awaited=True),
+    "awaited, bound to the sender": partial(_bound_to_each_sender, awaited=True),
+}
+
+
+@pytest.fixture(params=list(EMITTERS))
 def emitter_of(request: pytest.FixtureRequest) -> EmitterOf:
-    """Each test below runs with ``signal.emitter(names)``, and again with emitters
-    bound to one sender each (``signal.emitter(names, sender=s)``)."""
-    if request.param == "emitter":
-        return lambda signal, names: signal.emitter(names)
-    return _bound_to_each_sender
+    """Each test below runs with ``signal.emitter(names)``, with emitters bound to one
+    sender each (``signal.emitter(names, sender=s)``), and with the awaited kind of
+    both (``awaited=True``)."""
+    return EMITTERS[request.param]
+
+
+@pytest.fixture(params=["emitter", "bound to the sender"])
+def unawaited_emitter_of(request: pytest.FixtureRequest) -> EmitterOf:
+    return EMITTERS[request.param]
+
+
+@pytest.fixture(params=["awaited", "awaited, bound to the sender"])
+def awaited_emitter_of(request: pytest.FixtureRequest) -> EmitterOf:
+    return EMITTERS[request.param]
 
 
 @pytest.fixture
@@ -86,6 +110,9 @@ def test_one_emitter_per_signal_and_names(signal: Signal) -> None:
     assert signal.emitter(NAMES) is emit
     assert signal.emitter(("scope",)) is not emit
     assert Signal("other").emitter(NAMES) is not emit
+    awaited = signal.emitter(NAMES, awaited=True)
+    assert awaited is not emit
+    assert signal.emitter(NAMES, awaited=True) is awaited
 
 
 def test_an_emitter_calls_each_receiver_as_send_fast_does(
@@ -172,7 +199,7 @@ def test_a_failing_receiver_is_logged_and_the_next_one_still_runs(
 
 
 def test_async_receivers_give_an_awaitable_inside_a_loop_and_run_without_one(
-    emitter_of: EmitterOf,
+    unawaited_emitter_of: EmitterOf,
     signal: Signal,
 ) -> None:
     order: list[str] = []
@@ -181,7 +208,7 @@ def test_async_receivers_give_an_awaitable_inside_a_loop_and_run_without_one(
         order.append(f"async {n}")
 
     signal.connect(hear)
-    emit = emitter_of(signal, ("n",))
+    emit = unawaited_emitter_of(signal, ("n",))
 
     async def main() -> None:
         pending = emit("s", 1)  # looked up, then remembered
@@ -196,6 +223,82 @@ def test_async_receivers_give_an_awaitable_inside_a_loop_and_run_without_one(
     asyncio.run(main())
     assert emit("s", 3) is None  # remembered, but no loop runs: run on one of its own
     assert order == ["async 1", "async 2", "async 3"]
+
+
+def _await_without_a_loop(pending: Awaitable[Any]) -> None:
+    """Await *pending* in a coroutine that no event loop runs, to its end."""
+
+    async def main() -> None:
+        await pending
+
+    with pytest.raises(StopIteration):
+        main().send(None)
+
+
+@pytest.mark.parametrize("receivers", [1, 2])
+def test_an_awaited_emitter_returns_the_async_walk_with_no_loop_running(
+    awaited_emitter_of: EmitterOf, signal: Signal, receivers: int
+) -> None:
+    heard: list[tuple[str, int, object]] = []
+
+    def make(label: str) -> Any:
+        async def hear(sender: Any, n: int, **kwargs: Any) -> None:
+            heard.append((label, n, asyncio._get_running_loop()))
+
+        return hear
+
+    hearers = [make(f"async {i}") for i in range(receivers)]
+    for hear in hearers:
+        signal.connect(hear)
+    emit = awaited_emitter_of(signal, ("n",))
+    for n in range(3):  # looked up, then remembered
+        pending = emit("s", n)
+        assert pending is not None
+        assert len(heard) == n * receivers  # nothing called before it is awaited
+        _await_without_a_loop(pending)
+    # Awaited where the caller awaited them, on no loop: not on one made for the send.
+    assert heard == [(f"async {i}", n, None) for n in range(3) for i in range(receivers)]
+
+
+def test_an_awaited_emitter_calls_sync_receivers_itself(
+    awaited_emitter_of: EmitterOf, signal: Signal, heard: list[tuple[str, Any, dict[str, Any]]]
+) -> None:
+    signal.connect(_recorder("sync", heard), weak=False)
+    emit = awaited_emitter_of(signal, ("n",))
+    assert [emit("s", n) for n in range(2)] == [None, None]
+    assert [kwargs["n"] for _, _, kwargs in heard] == [0, 1]
+
+
+def test_the_asgi_middleware_awaits_async_receivers_in_its_own_coroutine() -> None:
+    """Driven by no event loop (as a test harness may drive an app), the middleware
+    still awaits an async receiver in the request's own coroutine, so a context
+    variable the receiver of request_started sets is what the app sees."""
+    user: contextvars.ContextVar[str] = contextvars.ContextVar("user", default="nobody")
+    seen: list[tuple[str, object]] = []
+
+    async def started(sender: Any, **kwargs: Any) -> None:
+        user.set("alice")
+        seen.append(("started", asyncio._get_running_loop()))
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((user.get(), asyncio._get_running_loop()))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        pass
+
+    def drive() -> None:
+        with pytest.raises(StopIteration):
+            ASGIMiddleware(app)(http_scope(), receive, send).send(None)
+
+    with request_started.connected_to(started):
+        for _ in range(2):  # looked up, then remembered
+            contextvars.copy_context().run(drive)  # `user` unset in each
+    assert seen == [("started", None), ("alice", None)] * 2
 
 
 # -- what an emitter returns when a receiver fails ------------------------------------
