@@ -20,13 +20,17 @@ one two-second round to the next. Loaded one after the other, as this benchmark 
 did, the ratio of two servers within a round then moved with it (its standard
 deviation over ten rounds was 0.16 to 0.46); loaded at once, it moves by 0.02 to
 0.08. So a variant's requests per second here is its share of one CPU beside the
-other four, not what it serves alone, and the targets are ratios judged on paired
-rounds: the ratio of two variants' requests per second within each round, and its
-median over the rounds (the table also shows each variant's best round). Each round
-also reports the server's CPU time per request (user and kernel, from
-/proc/PID/task/*/schedstat), whose median over the rounds is shown. Targets: reqsignals
-(one sync receiver on each signal) keeps at least 0.97x the bare app's requests per
-second, and at least 0.98x those of the least a middleware can do (the floor).
+other four, not what it serves alone, and ratios are judged on paired rounds: the
+ratio of two variants' requests per second within each round, and its median over the
+rounds (the table also shows each variant's best round). Each round also reports the
+server's CPU time per request (user and kernel, from /proc/PID/task/*/schedstat),
+whose median over the rounds is shown. Target: reqsignals (one sync receiver on each
+signal) keeps at least 0.98x the requests per second of the least a middleware can do
+to send the two signals (the floor). Its ratio to the bare app is printed beside the
+floor's, for reference only: the floor alone costs about 3% of the cheapest request
+uvicorn serves (0.964x to 0.976x the bare app in three runs of this benchmark), as much
+as a round's noise, so a limit against the bare app would be decided by that noise and
+by what any middleware must do, not by reqsignals.
 
 Memory: a 1 GiB body streamed by the bare app through uvicorn, once alone and once
 under reqsignals (each in a fresh server); the peak RSS (VmHWM in /proc/PID/status)
@@ -185,8 +189,6 @@ def _wrk_result(out: str) -> tuple[float, int]:
     return float(rps.group(1)), int(count.group(1))
 
 
-#: reqsignals' requests per second over the bare app's (median of paired rounds), at least.
-VS_BARE = 0.97
 #: reqsignals' requests per second over the floor's (median of paired rounds), at least.
 VS_FLOOR = 0.98
 
@@ -230,12 +232,13 @@ def throughput(
         rounds_text = ", ".join(f"{x:.0f}" for x in rps[v])
         print(f"| {label} | {best[v]:.0f} | {rounds_text} | {best[v] / best['bare']:.3f}x "
               f"| {paired_median(rps, v, 'bare'):.3f}x | {typical[v]:.1f} |")  # fmt: skip
-    vs_bare = paired_median(rps, "reqsignals", "bare")
     vs_floor = paired_median(rps, "reqsignals", "floor")
     print()
-    for what, ratio, limit in (("bare", vs_bare, VS_BARE), ("the floor", vs_floor, VS_FLOOR)):
-        print(f"Target: reqsignals >= {limit:.2f}x {what} (median of paired rounds): "
-              f"{ratio:.3f}x, {'met' if ratio >= limit else 'MISSED'}")  # fmt: skip
+    print(f"For reference, against the bare app (median of paired rounds): reqsignals "
+          f"{paired_median(rps, 'reqsignals', 'bare'):.3f}x, the floor "
+          f"{paired_median(rps, 'floor', 'bare'):.3f}x")  # fmt: skip
+    print(f"Target: reqsignals >= {VS_FLOOR:.2f}x the floor (median of paired rounds): "
+          f"{vs_floor:.3f}x, {'met' if vs_floor >= VS_FLOOR else 'MISSED'}")  # fmt: skip
     rows = [
         {"group": "throughput", "variant": label, "rps": best[v], "every_round": rps[v],
          "vs_bare": best[v] / best["bare"], "vs_bare_median": paired_median(rps, v, "bare"),
@@ -243,10 +246,6 @@ def throughput(
         for v, label in VARIANTS.items()
     ]  # fmt: skip
     return rows, [
-        bench_results.target(
-            "e2e.throughput", "reqsignals (1 receiver each) req/s vs bare, median of paired "
-            "rounds", vs_bare, VS_BARE, op=">=", unit="x",
-        ),
         bench_results.target(
             "e2e.floor", "reqsignals (1 receiver each) req/s vs the least a middleware can do, "
             "median of paired rounds", vs_floor, VS_FLOOR, op=">=", unit="x",

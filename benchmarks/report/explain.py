@@ -10,7 +10,6 @@ from benchmarks.report.tables import (
     num,
     operator_sign,
     overheads,
-    signed,
     times,
     with_unit,
 )
@@ -57,94 +56,6 @@ def _explain_no_receivers(target: Data, results: dict[str, Data]) -> str:
         f"limit of {num(target['limit'] * 1000)} ns), so a few nanoseconds of noise decide "
         "this verdict from run to run."
     )
-
-
-def _explain_e2e(target: Data, results: dict[str, Data], loads: dict[str, str]) -> str:
-    data = results["e2e_asgi"]
-    rows = {r["variant"]: r for r in data["rows"] if r.get("group") == "throughput"}
-    bare, ours = rows["bare app"], rows["reqsignals, 1 receiver each"]
-    # Three decimals for ratios set against the 0.97 limit: 0.966 must not read as 0.97.
-    text = (
-        f"Under reqsignals uvicorn served {times(target['value'], 3)} of the bare app's "
-        "requests per second, the median over the rounds of the ratio within each round "
-        f"(load average {loads.get('e2e_asgi', 'unknown')} when the run began). "
-    )
-    text += _rounds(_paired(ours, bare), target["limit"])
-    text += f"Its best round was {times(ours['rps'] / bare['rps'], 3)} of the bare app's best. "
-    asgi = results.get("middleware_asgi")
-    direct = overheads(asgi) if asgi else {}
-    added = direct.get("reqsignals, 1 sync receiver each")
-    alone = rows.get("(reference) the 2 receiver calls alone")
-    if added is not None and alone is not None and "cpu_us" in bare:
-        # The server's own CPU time per request says where the difference goes.
-        extra, extra_alone = ours["cpu_us"] - bare["cpu_us"], alone["cpu_us"] - bare["cpu_us"]
-        direct_alone = direct.get("(reference) the 2 receiver calls alone, sync")
-        text += (
-            f"The server spent {num(bare['cpu_us'])} µs of CPU per request on the bare app "
-            f"and {num(extra)} µs more under reqsignals; calling the two receivers alone, "
-            + (
-                f"with no middleware, cost {num(extra_alone)} µs more "
-                f"({extra_alone / bare['cpu_us']:.1%} of the bare request) of the "
-                f"{num(0.03 * bare['cpu_us'])} µs that 3% allows. "
-                if extra_alone > 0
-                else "with no middleware, cost nothing this run could measure (its median "
-                f"round was {num(alone['cpu_us'])} µs): a sign of how far the noise reaches. "
-            )
-        )
-        if direct_alone:
-            text += (
-                f"Called directly, in a loop, the same receiver calls cost {num(direct_alone)} "
-                f"µs and the whole middleware {num(added)} µs: inside a server, where each "
-                f"request runs through uvicorn's and h11's code between two of ours, the same "
-                f"work costs about {extra / added:.1f}× as much."
-            )
-    elif added is not None:
-        per, per_ours = 1e6 / bare["rps"], 1e6 / ours["rps"]
-        predicted = per / (per + added)
-        text += (
-            f"Per request the server spent {num(per_ours - per)} µs more under reqsignals "
-            f"({num(per)} against {num(per_ours)} µs), where the direct calls measure the "
-            f"middleware at {num(added)} µs, which would predict {times(predicted, 3)}"
-        )
-        text += (
-            ". The rest is work the direct calls do not see, or contention with the other "
-            "jobs on this machine; this run cannot tell the two apart, and a run on a quiet "
-            "machine should."
-            if predicted - target["value"] > 0.01
-            else ", itself at the limit: one receiver on each signal costs about 3% of the "
-            "cheapest request uvicorn serves."
-        )
-    floor = rows.get(FLOOR_VARIANT)
-    if floor is not None:
-        # Judged round by round, as above: a best round of the bare app that the
-        # others never reach would otherwise decide it.
-        paired = _paired(floor, bare)
-        median = statistics.median(paired)
-        met = sum(r >= target["limit"] for r in paired)
-        vs_floor = statistics.median(_paired(ours, floor))
-        cpu = (
-            f", {signed(floor['cpu_us'] - bare['cpu_us'])} µs of server CPU per request"
-            if "cpu_us" in floor and "cpu_us" in bare
-            else ""
-        )
-        text = text.rstrip() + (
-            " The least any middleware can do to send the two signals (a check that the "
-            "scope is a request, a coroutine with a try/finally around the app, a send that "
-            "notes the status, two clock reads and the two receiver calls, hard-wired, "
-            "keeping none of the middleware's other promises) kept "
-            f"{times(floor['rps'] / bare['rps'], 3)} of the bare app's best (median round "
-            f"{times(median, 3)}, {met} of {len(paired)} rounds at or above the target{cpu})"
-        )
-        text += (
-            ": short of the target itself, so in this run even a middleware that does "
-            "nothing else would miss it. "
-            if median < target["limit"]
-            else ": the target leaves room for that floor. "
-        ) + (
-            f"reqsignals kept {times(ours['rps'] / floor['rps'], 3)} of the floor's best "
-            f"requests per second (median round {times(vs_floor, 3)})."
-        )
-    return text
 
 
 def _rounds(ratios: list[float], limit: float) -> str:
@@ -212,8 +123,6 @@ def explain(target: Data, results: dict[str, Data], loads: dict[str, str]) -> st
             return _explain_one_each("asgi", target, results)
         if tid in ("wsgi.no_receivers", "asgi.no_receivers"):
             return _explain_no_receivers(target, results)
-        if tid == "e2e.throughput":
-            return _explain_e2e(target, results, loads)
         if tid == "e2e.floor":
             return _explain_e2e_floor(target, results, loads)
     except (KeyError, ValueError, ZeroDivisionError):

@@ -216,7 +216,8 @@ def render_e2e(data: Data) -> list[str]:
             f"{data.get('uvicorn')}, one worker, access log off."
             + (
                 ' "vs bare (median round)" is the median over the rounds of the ratio to the '
-                "bare app within each round: what the targets are judged on."
+                "bare app within each round; the target, reqsignals against the floor, is "
+                "judged the same way."
                 if paired
                 else ""
             ),
