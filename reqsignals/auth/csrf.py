@@ -9,6 +9,11 @@ Every request with an unsafe method (anything but GET, HEAD, OPTIONS, TRACE) is 
    ``Secure``), or one of ``trusted_origins``; ``Origin: null`` fails.
 3. Else (no browser sent this, or a very old one): passes, unless ``require_token``.
 
+Every websocket handshake (ASGI) is checked by rules 1-3 too, whatever its method: a
+page on another origin can open a websocket to the app, and the browser sends the
+user's cookies with it (cross-site websocket hijacking). The token is not asked of a
+handshake: a browser's ``WebSocket`` cannot send a header of its own.
+
 With ``require_token=True`` every unsafe request also needs the session's token, in the
 ``X-CSRF-Token`` header or the ``csrf_token`` field of a urlencoded or multipart form
 (a header with a token decides, and the form is not read; an empty header counts as
@@ -253,6 +258,14 @@ class CSRF:
         """Rules 1-3 for an ASGI ``http`` request: ``None`` or the reason it fails."""
         if scope.get("method", "GET") in SAFE_METHODS:
             return None
+        return self._check_scope_headers(scope, secure)
+
+    def check_websocket(self, scope: Scope, *, secure: bool) -> str | None:
+        """Rules 1-3 for an ASGI ``websocket`` handshake, which browsers send from any
+        page with the user's cookies: ``None`` or the reason it fails."""
+        return self._check_scope_headers(scope, secure)
+
+    def _check_scope_headers(self, scope: Scope, secure: bool) -> str | None:
         if self._exempt and self.is_exempt(scope.get("path", "")):
             return None
         fetch_site = origin = None
@@ -433,6 +446,19 @@ async def refuse_asgi(scope: Scope, send: Send, reason: str) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+async def refuse_websocket(scope: Scope, receive: Receive, send: Send, reason: str) -> None:
+    """Send ``csrf_failed`` and deny the websocket handshake: ``websocket.close`` before
+    ``websocket.accept``, which the server answers with HTTP ``403``."""
+    await csrf_failed.asend_robust(SENDER, request=scope, reason=reason)
+    message = await receive()  # the handshake's websocket.connect
+    if message.get("type") == "websocket.connect":
+        await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
+
+
+#: The websocket close code for a connection refused by policy (RFC 6455, 7.4.1).
+_POLICY_VIOLATION = 1008
 
 
 def header_token_environ(environ: Environ) -> str | None:

@@ -21,7 +21,7 @@ from .._keys import (
     STARLETTE_USER_KEY,
 )
 from ..types import ASGIApp, Environ, Message, Receive, Scope, Send, StartResponse, WSGIApp
-from .csrf import SAFE_METHODS, refuse_asgi, refuse_wsgi
+from .csrf import SAFE_METHODS, refuse_asgi, refuse_websocket, refuse_wsgi
 from .exceptions import LockedOut, LockoutUnavailable
 from .flow import aget_user
 from .sessions import SessionConfig
@@ -148,8 +148,10 @@ class ASGISessionMiddleware:
     the response starts (``websocket.accept`` for websockets), except for 5xx
     responses (which only drop a cookie whose key logout or login already deleted).
     At lifespan shutdown the store's connections are closed. The CSRF check
-    (:mod:`reqsignals.auth.csrf`) runs before all that: a refused request is answered
-    ``403`` and never reaches the app.
+    (:mod:`reqsignals.auth.csrf`) runs before all that, for unsafe requests and every
+    websocket handshake: a refused request is answered ``403``, a refused handshake
+    closed before it is accepted (the server answers ``403``), and neither reaches the
+    app.
 
     A :class:`~reqsignals.auth.LockedOut` from ``aauthenticate()`` that the app does not
     catch is answered with ``429 Too Many Requests`` and ``Retry-After`` (a
@@ -182,6 +184,12 @@ class ASGISessionMiddleware:
             reason = csrf.check_scope(scope, secure=secure)
             if reason is not None:
                 await refuse_asgi(scope, send, reason)
+                return
+        elif csrf is not None and kind == "websocket":
+            # Any page can open a websocket, and the browser sends the user's cookies.
+            reason = csrf.check_websocket(scope, secure=secure)
+            if reason is not None:
+                await refuse_websocket(scope, receive, send, reason)
                 return
         cookie_header = None
         for name, value in scope["headers"]:

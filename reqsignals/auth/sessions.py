@@ -314,6 +314,10 @@ class CSRFCheck(Protocol):
         """Why an ASGI request fails the header rules, or ``None``."""
         ...
 
+    def check_websocket(self, scope: Scope, *, secure: bool) -> str | None:
+        """Why an ASGI websocket handshake fails the header rules, or ``None``."""
+        ...
+
     def environ_token_reason(self, environ: Environ, session: Mapping[str, Any]) -> str | None:
         """Why a WSGI request fails the token rule, or ``None``."""
         ...
