@@ -9,6 +9,7 @@ import pytest
 
 from reqsignals.auth import CookieStore, MemoryStore, RedisStore, SessionAuth, SQLiteStore
 from reqsignals.auth.stores.base import SessionStore
+from reqsignals.signals import csrf_failed
 from tests.live_apps.auth_apps import FLAVOURS, SECRET, Client
 
 STORES = ["cookie", "memory", "sqlite", "redis"]
@@ -78,3 +79,15 @@ def make_client() -> Iterator[Callable[..., Client]]:
 def client(flavour: str, store: SessionStore, make_client: Callable[..., Client]) -> Client:
     """A client of the *flavour* app over *store*: every store x every flavour."""
     return make_client(flavour, SessionAuth(SECRET, store))
+
+
+@pytest.fixture
+def failures() -> Iterator[list[dict[str, Any]]]:
+    """Every csrf_failed sent during the test: its sender and keyword arguments."""
+    heard: list[dict[str, Any]] = []
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        heard.append({"sender": sender, **kwargs})
+
+    with csrf_failed.connected_to(receiver):
+        yield heard

@@ -12,7 +12,6 @@ import pytest
 
 from reqsignals.auth import CSRF, MemoryStore, SessionAuth
 from reqsignals.auth import csrf as c
-from reqsignals.signals import csrf_failed
 from tests.live_apps.auth_apps import SECRET
 from tests.live_apps.auth_csrf_apps import FLAVOURS, LoginClient, make_backend
 
@@ -51,17 +50,6 @@ def make_login() -> Iterator[MakeLogin]:
     yield make
     for client in made:
         client.close()
-
-
-@pytest.fixture
-def failures() -> Iterator[list[dict[str, Any]]]:
-    heard: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        heard.append({"sender": sender, **kwargs})
-
-    with csrf_failed.connected_to(receiver):
-        yield heard
 
 
 def assert_refused(response: Any, reason: str) -> None:

@@ -10,7 +10,6 @@ import asyncio
 import base64
 import os
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,7 +20,6 @@ from starlette.websockets import WebSocket
 
 from reqsignals.auth import CSRF, MemoryStore, SessionAuth
 from reqsignals.auth import csrf as c
-from reqsignals.signals import csrf_failed
 from reqsignals.types import ASGIApp, Message
 from tests.auth.test_csrf import ATTACKS
 from tests.auth.test_csrf_browser import attacker_site
@@ -30,19 +28,9 @@ from tests.helpers.support import run_server
 from tests.live_apps.auth_apps import SECRET
 from tests.live_apps.auth_ws_app import WS_PAGE
 
+SERVED = "tests.live_apps.auth_ws_app:make_app"
 ACCEPTED = ["websocket.accept", "websocket.send", "websocket.close"]
 REFUSED = [{"type": "websocket.close", "code": 1008}]
-
-
-@pytest.fixture
-def failures() -> Iterator[list[dict[str, Any]]]:
-    heard: list[dict[str, Any]] = []
-
-    def receiver(sender: Any, **kwargs: Any) -> None:
-        heard.append({"sender": sender, **kwargs})
-
-    with csrf_failed.connected_to(receiver):
-        yield heard
 
 
 def make_app(store: MemoryStore | None = None, **options: Any) -> tuple[ASGIApp, list[str]]:
@@ -218,7 +206,7 @@ def handshake(port: int, headers: dict[str, str]) -> tuple[int, str | None]:
 
 @pytest.mark.server
 def test_uvicorn_answers_a_forged_handshake_403_and_an_honest_one_101() -> None:
-    with run_server(uvicorn("tests.live_apps.auth_ws_app:app")) as server:
+    with run_server(uvicorn(SERVED, factory=True)) as server:
         login = httpx.get(f"{server.url}/login-as", params={"user": "alice"})
         cookie = f"session={login.cookies['session']}"
         forged = handshake(server.port, {"Cookie": cookie, "Origin": "http://evil.example"})
@@ -237,7 +225,7 @@ def test_uvicorn_answers_a_forged_handshake_403_and_an_honest_one_101() -> None:
 def test_a_page_on_another_port_cannot_open_the_users_websocket_in_chromium() -> None:
     from playwright.sync_api import expect
 
-    with run_server(uvicorn("tests.live_apps.auth_ws_app:app")) as server, chromium() as browser:
+    with run_server(uvicorn(SERVED, factory=True)) as server, chromium() as browser:
         context = browser.new_context()
         page = context.new_page()
         page.goto(f"{server.url}/login-as?user=alice")
