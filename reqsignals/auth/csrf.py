@@ -448,6 +448,10 @@ async def refuse_asgi(scope: Scope, send: Send, reason: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+#: The websocket close code for a connection refused by policy (RFC 6455, 7.4.1).
+_POLICY_VIOLATION = 1008
+
+
 async def refuse_websocket(scope: Scope, receive: Receive, send: Send, reason: str) -> None:
     """Send ``csrf_failed`` and deny the websocket handshake: ``websocket.close`` before
     ``websocket.accept``, which the server answers with HTTP ``403``."""
@@ -455,10 +459,6 @@ async def refuse_websocket(scope: Scope, receive: Receive, send: Send, reason: s
     message = await receive()  # the handshake's websocket.connect
     if message.get("type") == "websocket.connect":
         await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
-
-
-#: The websocket close code for a connection refused by policy (RFC 6455, 7.4.1).
-_POLICY_VIOLATION = 1008
 
 
 def header_token_environ(environ: Environ) -> str | None:
